@@ -1,0 +1,112 @@
+# imapproxy: a single GNU Makefile (STYLE.md section 9).
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+CC	?= cc
+PYTHON	?= /usr/bin/python3
+B	:= build
+
+# Debian 12 ships libev without a pkg-config file; fall back to -lev.
+PKGS	:= openssl inih libmaxminddb libcares
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+	      $(shell pkg-config --libs libev 2>/dev/null || echo -lev)
+
+WARNINGS = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+	   -Wpointer-arith -Wcast-qual -Wsign-compare -Wformat=2 \
+	   -Wno-unused-parameter
+CFLAGS	?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude $(WARNINGS) $(PKG_CFLAGS) \
+	     $(CFLAGS) -MMD -MP
+LDLIBS	= $(PKG_LIBS) -lpthread
+
+VERSION	:= 0.1.0
+MAINS	:= proxy/imapproxyd.c proxy/imapproxyctl.c
+LIBSRC	:= $(filter-out $(MAINS),$(wildcard proxy/*.c))
+LIBOBJ	:= $(LIBSRC:%.c=$(B)/%.o)
+ACLSRC	:= $(wildcard acl/*.c)
+ACLOBJ	:= $(ACLSRC:%.c=$(B)/%.o)
+ACLLIB	:= $(if $(ACLSRC),$(B)/libacl.a)
+UNITSRC	:= $(wildcard tests/unit/test_*.c)
+UNITBIN	:= $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
+
+# Packages a fresh Debian 12 needs to build, test and run the demo.
+DEB_PKGS := gcc make pkg-config libssl-dev libev-dev libinih-dev \
+	    libmaxminddb-dev libc-ares-dev libcmocka-dev openssl curl \
+	    dovecot-imapd python3 python3-pytest isync procps
+
+.PHONY: all deps check check-unit check-system demo install clean lint format
+
+all: $(B)/imapproxyd $(B)/imapproxyctl
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DIMAPPROXY_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(B)/libimapproxy.a: $(LIBOBJ)
+	$(AR) rcs $@ $^
+
+$(B)/libacl.a: $(ACLOBJ)
+	$(AR) rcs $@ $^
+
+$(B)/imapproxyd: $(B)/proxy/imapproxyd.o $(B)/libimapproxy.a $(ACLLIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/imapproxyctl: $(B)/proxy/imapproxyctl.o $(B)/libimapproxy.a $(ACLLIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libimapproxy.a $(ACLLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Installs what is missing; as root through apt-get, otherwise it prints
+# the command.  policy-rc.d keeps Dovecot's package from starting a system
+# service: the tests and the demo run their own instances.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	cmd="apt-get install -y --no-install-recommends $$(echo $$missing)"; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "missing packages; run as root:"; \
+		echo "  apt-get update && $$cmd"; exit 1; fi; \
+	guard=0; if [ ! -e /usr/sbin/policy-rc.d ]; then guard=1; \
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; \
+		chmod 755 /usr/sbin/policy-rc.d; fi; \
+	echo "installing: $$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	{ $$cmd || { apt-get update -q && $$cmd; }; }; rc=$$?; \
+	[ $$guard = 1 ] && rm -f /usr/sbin/policy-rc.d; exit $$rc
+
+check: deps
+	$(MAKE) all
+	$(MAKE) check-unit
+	$(MAKE) check-system
+
+check-unit: $(UNITBIN)
+	@fail=0; for t in $(UNITBIN); do $$t || fail=1; done; exit $$fail
+
+check-system: all
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/system
+
+demo: deps
+	$(MAKE) all
+	$(PYTHON) tests/demo.py
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/imapproxy
+	install -m 755 $(B)/imapproxyd $(B)/imapproxyctl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 644 etc/imapproxy.conf $(DESTDIR)$(PREFIX)/share/imapproxy/
+
+lint:
+	@! grep -nE '\b(strcpy|strcat|sprintf|gets)\(' proxy/*.c acl/*.c \
+		include/*.h || { echo "lint: banned function"; exit 1; }
+
+format:
+	clang-format -i proxy/*.c acl/*.c include/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

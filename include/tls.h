@@ -1,0 +1,64 @@
+/*
+ * TLS with OpenSSL 3: the front end's server contexts, with the
+ * certificate chosen by SNI, and the client context towards a back end.
+ * SSL_CTX objects are shared by every worker thread; each session owns
+ * its SSL.
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+struct conf;
+struct conf_server;
+struct conf_backend;
+struct tls_server;
+struct tls_client;
+
+/*
+ * Loads every tls_cert of srv (chain and key, and checks they match),
+ * reads each certificate's names (DNS SANs, else the subject CN) and
+ * applies tls_protocols with modern defaults: server cipher preference
+ * for TLS 1.2, session tickets, no renegotiation, no compression.
+ * Returns NULL with "FILE:LINE: [server NAME] tls_cert: reason" lines in
+ * err when anything fails.  A server with no tls_cert gets NULL and no
+ * error text: the caller decides whether that is a mistake.
+ */
+struct tls_server *tls_server_new(const struct conf *conf,
+		    const struct conf_server *srv, char *err, size_t errlen);
+void		 tls_server_free(struct tls_server **);
+/* A new server-side SSL for an accepted connection, or NULL. */
+SSL		*tls_server_ssl(struct tls_server *);
+
+/*
+ * The client context for a back end with tls = starttls|yes: tls_ca (or
+ * the system store), tls_verify, and the name to verify and send as SNI
+ * (tls_server_name, else the host of address when it is a name).
+ * Returns NULL with FILE:LINE messages in err on failure.
+ */
+struct tls_client *tls_client_new(const struct conf *conf,
+		    const struct conf_backend *be, char *err, size_t errlen);
+void		 tls_client_free(struct tls_client **);
+/* A new client-side SSL with SNI and host verification set, or NULL. */
+SSL		*tls_client_ssl(struct tls_client *);
+
+/*
+ * Matches a host name against a certificate name (RFC 6125 s.6.4):
+ * case-insensitive, "*" only as the whole left-most label, matching
+ * exactly one label.  Returns 1 on a match, 0 otherwise.
+ */
+int		 tls_name_match(const char *pattern, const char *host);
+
+/*
+ * Drains OpenSSL's error queue of this thread into one human line
+ * (and for a failed verification, the verify result of ssl when
+ * given).  Returns buf.
+ */
+char		*tls_error(SSL *ssl, char *buf, size_t buflen);
+
+/* "TLSv1.3" etc. of an established SSL. */
+const char	*tls_version(const SSL *ssl);
+
+#endif
