@@ -21,6 +21,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude $(WARNINGS) $(PKG_CFLAGS) \
 LDLIBS	= $(PKG_LIBS) -lpthread
 
 VERSION	:= 0.1.0
+INIH_VERSION := $(shell pkg-config --modversion inih 2>/dev/null || echo unknown)
+VERSION_DEFS = -DIMAPPROXY_VERSION='"$(VERSION)"' -DINIH_VERSION='"$(INIH_VERSION)"'
 MAINS	:= proxy/imapproxyd.c proxy/imapproxyctl.c
 LIBSRC	:= $(filter-out $(MAINS),$(wildcard proxy/*.c))
 LIBOBJ	:= $(LIBSRC:%.c=$(B)/%.o)
@@ -41,7 +43,7 @@ all: $(B)/imapproxyd $(B)/imapproxyctl
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DIMAPPROXY_VERSION='"$(VERSION)"' -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -c $< -o $@
 
 $(B)/libimapproxy.a: $(LIBOBJ)
 	$(AR) rcs $@ $^

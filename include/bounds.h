@@ -17,6 +17,8 @@
 #define IMAP_MAX_ATOM		32
 /* Arguments of one pre-auth command, list parentheses included (ID has 60 max). */
 #define IMAP_MAX_ARGS		64
+/* Nested parenthesised lists in one pre-auth command (ID uses one). */
+#define IMAP_MAX_DEPTH		4
 /* Bad pre-auth commands before "* BYE" (nginx: imap_client_errors 5). */
 #define SESS_MAX_BAD		5
 /* RFC 9051 does not bound user names; Dovecot's default is 255. */
@@ -25,8 +27,12 @@
 #define AUTH_MAX_SECRET		8192
 /* Greeting and line our own side builds: tag + code + text. */
 #define SESS_MAX_REPLY		512
+/* Pending replies of one pre-auth session; input waits while it fills. */
+#define SESS_MAX_OUT		4096
 /* A back end's greeting or login answer line before relaying starts. */
 #define BACKEND_MAX_LINE	8192
+/* Our login command to a back end: tag, verb, base64 PLAIN or quoted. */
+#define BACKEND_MAX_OUT		20480
 /* Relay buffer per direction: a TLS record is at most 16 KiB. */
 #define RELAY_BUF_SIZE		16384
 /* Configuration: servers, back ends, listeners and certificates. */
@@ -38,5 +44,24 @@
 #define WORKER_MAX		256
 /* Accumulated configuration error text reported at once. */
 #define CONF_MAX_ERRTEXT	65536
+/* Server, back end and pool names: they appear in logs and stats JSON. */
+#define CONF_MAX_NAME		64
+/* One item of a configuration list; Debian's libinih reads lines of at
+ * most 197 characters (INI_MAX_LINE 200 less CR, LF and NUL). */
+#define CONF_MAX_ITEM		256
+/* One configuration message, the file's path included. */
+#define CONF_MAX_MSG		(4096 + 1024)
+/* RFC 9051 puts no bound on resp-text; keep the greeting on one screen. */
+#define CONF_MAX_GREETING	200
+/* Longest duration in seconds: fits an int and a 32-bit time_t. */
+#define CONF_MAX_DURATION	2147483647
+/* geoip_db files, dns_servers and proxy_protocol_from networks. */
+#define CONF_MAX_GEOIP		8
+#define CONF_MAX_DNS		8
+#define CONF_MAX_NETS		256
+/* Buffers kept on a worker's free list for the relay. */
+#define RELAY_POOL_MAX		256
+/* How long a closing session may take to flush its last words. */
+#define SESS_LINGER		5.0
 
 #endif

@@ -100,6 +100,7 @@ struct conf_server {
 	/* Line of each key, 0 when absent, for cross-key messages. */
 	int			 line_listen, line_tls_protocols,
 				 line_require_tls, line_default_backend;
+	int			 line_auth_mechanisms, line_acl, line_routes;
 };
 
 struct conf_backend {
@@ -120,6 +121,7 @@ struct conf_backend {
 	double			 health_check_interval; /* 0: disabled */
 	unsigned int		 max_connections; /* 0: unlimited */
 	int			 line_tls_ca;
+	int			 line_address;
 };
 
 struct conf {
@@ -149,6 +151,9 @@ struct conf {
 	size_t			 nservers;
 	struct conf_backend	*backends;
 	size_t			 nbackends;
+	/* Line of each key, 0 when absent, for the checks of -t. */
+	int			 line_user, line_group, line_pidfile,
+				 line_log, line_stats_socket, line_geoip_db;
 };
 
 /*

@@ -25,6 +25,12 @@ struct tls_client;
  * Returns NULL with "FILE:LINE: [server NAME] tls_cert: reason" lines in
  * err when anything fails.  A server with no tls_cert gets NULL and no
  * error text: the caller decides whether that is a mistake.
+ * The SNI callback of every context points at the returned object, so
+ * it must outlive the handshakes of the SSLs made from it (an SSL
+ * holds its own reference to its SSL_CTX).  Unexpected EOF from a peer
+ * reads as a clean close (SSL_OP_IGNORE_UNEXPECTED_EOF): IMAP frames
+ * its own data.  Listing TLSv1.0 or TLSv1.1 lowers that server's
+ * OpenSSL security level to 0, the only one where OpenSSL 3 speaks them.
  */
 struct tls_server *tls_server_new(const struct conf *conf,
 		    const struct conf_server *srv, char *err, size_t errlen);
@@ -36,7 +42,9 @@ SSL		*tls_server_ssl(struct tls_server *);
  * The client context for a back end with tls = starttls|yes: tls_ca (or
  * the system store), tls_verify, and the name to verify and send as SNI
  * (tls_server_name, else the host of address when it is a name).
- * Returns NULL with FILE:LINE messages in err on failure.
+ * An IP literal is verified against the certificate's IP addresses and
+ * sends no SNI.  Returns NULL with FILE:LINE messages in err on
+ * failure; a back end with tls = no gets NULL and no error text.
  */
 struct tls_client *tls_client_new(const struct conf *conf,
 		    const struct conf_backend *be, char *err, size_t errlen);
@@ -54,7 +62,8 @@ int		 tls_name_match(const char *pattern, const char *host);
 /*
  * Drains OpenSSL's error queue of this thread into one human line
  * (and for a failed verification, the verify result of ssl when
- * given).  Returns buf.
+ * given), entries joined by "; ", cut to buflen.  An empty queue gives
+ * "unknown error": the caller may add errno.  Returns buf.
  */
 char		*tls_error(SSL *ssl, char *buf, size_t buflen);
 

@@ -1,0 +1,51 @@
+/*
+ * The byte relay of a logged-in session: client to back end and back,
+ * parsing nothing.  Each direction has at most one RELAY_BUF_SIZE buffer,
+ * taken from the worker's pool only while bytes are in flight, so an
+ * idle session holds none; a full buffer stops reading from its source
+ * (back-pressure), so nothing is buffered without bound.
+ */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include <stddef.h>
+
+struct sess;
+struct relay_buf;
+
+struct relay {
+	struct relay_buf	*up;	/* client to back end */
+	struct relay_buf	*down;	/* back end to client */
+	unsigned int		 client_eof : 1;
+	unsigned int		 backend_eof : 1;
+};
+
+/* A worker's free buffers. */
+struct relay_pool {
+	struct relay_buf	*free;
+	unsigned int		 nfree;
+};
+
+/*
+ * Starts relaying: to_client (the back end's login answer and whatever
+ * followed it) and to_backend (client bytes pipelined after the login)
+ * are queued first.  Returns 0, or -1 after closing the session.
+ */
+int	relay_start(struct sess *s, const char *to_client, size_t nclient,
+	    const char *to_backend, size_t nbackend);
+/* libev events on the client or the back-end socket. */
+void	relay_client_io(struct sess *s, int revents);
+void	relay_backend_io(struct sess *s, int revents);
+/*
+ * Queues a last line for the client after what is in flight, stops
+ * reading both sides; the session closes once it is written.
+ */
+void	relay_last_words(struct sess *s, const char *line);
+/* Writes what is queued for the client; 1 when all is out, 0, or -1. */
+int	relay_flush_client(struct sess *s);
+/* Returns both buffers to the pool. */
+void	relay_stop(struct sess *s);
+
+void	relay_pool_free(struct relay_pool *pool);
+
+#endif

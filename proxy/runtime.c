@@ -1,0 +1,124 @@
+/*
+ * Builds the TLS contexts a configuration names, all or nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "runtime.h"
+#include "tls.h"
+
+/* Appends one message block to err, keeping what is there. */
+static void
+runtime_err_append(char *err, size_t errlen, const char *msg)
+{
+	size_t	used = strlen(err);
+
+	if (used > 0 && used + 1 < errlen)
+		err[used++] = '\n';
+	if (used < errlen)
+		(void)snprintf(err + used, errlen - used, "%s", msg);
+}
+
+static int
+runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
+{
+	struct conf	*conf = rt->conf;
+	char		 msg[4096];
+	size_t		 i, j;
+	int		 failed = 0;
+
+	for (i = 0; i < conf->nservers; i++) {
+		struct runtime_server	*rs = &rt->servers[i];
+
+		rs->conf = &conf->servers[i];
+		msg[0] = '\0';
+		if (rs->conf->ncerts > 0 && (rs->tls = tls_server_new(conf,
+		    rs->conf, msg, sizeof(msg))) == NULL) {
+			runtime_err_append(err, errlen, msg);
+			failed = 1;
+		}
+		for (j = 0; j < conf->nbackends; j++)
+			if (&conf->backends[j] == rs->conf->backend)
+				rs->backend = &rt->backends[j];
+	}
+	return failed ? -1 : 0;
+}
+
+static int
+runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
+{
+	struct conf	*conf = rt->conf;
+	char		 msg[4096];
+	size_t		 i;
+	int		 failed = 0;
+
+	for (i = 0; i < conf->nbackends; i++) {
+		struct runtime_backend	*rb = &rt->backends[i];
+
+		rb->conf = &conf->backends[i];
+		if (rb->conf->tls == CONF_BACKEND_TLS_NO)
+			continue;
+		msg[0] = '\0';
+		if ((rb->tls = tls_client_new(conf, rb->conf, msg,
+		    sizeof(msg))) == NULL) {
+			runtime_err_append(err, errlen, msg);
+			failed = 1;
+		}
+	}
+	return failed ? -1 : 0;
+}
+
+struct runtime *
+runtime_new(struct conf *conf, char *err, size_t errlen)
+{
+	struct runtime	*rt;
+	int		 failed;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((rt = calloc(1, sizeof(*rt))) == NULL)
+		goto nomem;
+	rt->conf = conf;
+	rt->nservers = conf->nservers;
+	rt->nbackends = conf->nbackends;
+	rt->servers = calloc(conf->nservers, sizeof(*rt->servers));
+	rt->backends = calloc(conf->nbackends, sizeof(*rt->backends));
+	if (rt->servers == NULL || rt->backends == NULL)
+		goto nomem;
+	/* Back ends first: servers point at their default back end. */
+	failed = runtime_load_backends(rt, err, errlen);
+	failed |= runtime_load_servers(rt, err, errlen);
+	if (failed) {
+		runtime_free(&rt);
+		return NULL;
+	}
+	return rt;
+nomem:
+	runtime_err_append(err, errlen, "out of memory");
+	if (rt != NULL)
+		runtime_free(&rt);
+	else
+		conf_free(&conf);
+	return NULL;
+}
+
+void
+runtime_free(struct runtime **rtp)
+{
+	struct runtime	*rt = *rtp;
+	size_t		 i;
+
+	if (rt == NULL)
+		return;
+	for (i = 0; rt->servers != NULL && i < rt->nservers; i++)
+		tls_server_free(&rt->servers[i].tls);
+	for (i = 0; rt->backends != NULL && i < rt->nbackends; i++)
+		tls_client_free(&rt->backends[i].tls);
+	free(rt->servers);
+	free(rt->backends);
+	conf_free(&rt->conf);
+	free(rt);
+	*rtp = NULL;
+}

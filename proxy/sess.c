@@ -1,0 +1,730 @@
+/*
+ * The session: accept, the front-end TLS handshake, the pre-auth input
+ * loop, timers, and the single way out, sess_close().
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "backend.h"
+#include "conf.h"
+#include "imap.h"
+#include "log.h"
+#include "preauth.h"
+#include "runtime.h"
+#include "sess.h"
+#include "tls.h"
+#include "worker.h"
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+static atomic_uint	sess_alive;
+static atomic_ullong	sess_serial;
+
+static const char *const sess_state_names[] = {
+	[SESS_TLS] = "tls", [SESS_PREAUTH] = "preauth", [SESS_SASL] = "sasl",
+	[SESS_CONNECT] = "connect", [SESS_LOGIN] = "login",
+	[SESS_RELAY] = "relay", [SESS_CLOSING] = "closing"
+};
+
+#define S(x)	(1u << (x))
+/* The states each state may move to. */
+static const unsigned int sess_next[] = {
+	[SESS_TLS] = S(SESS_PREAUTH) | S(SESS_CLOSING),
+	[SESS_PREAUTH] = S(SESS_TLS) | S(SESS_SASL) | S(SESS_CONNECT) |
+	    S(SESS_CLOSING),
+	[SESS_SASL] = S(SESS_PREAUTH) | S(SESS_CONNECT) | S(SESS_CLOSING),
+	[SESS_CONNECT] = S(SESS_LOGIN) | S(SESS_PREAUTH) | S(SESS_CLOSING),
+	[SESS_LOGIN] = S(SESS_RELAY) | S(SESS_PREAUTH) | S(SESS_CLOSING),
+	[SESS_RELAY] = S(SESS_CLOSING),
+	[SESS_CLOSING] = 0
+};
+#undef S
+
+static void	sess_client_cb(struct ev_loop *, ev_io *, int);
+static void	sess_backend_cb(struct ev_loop *, ev_io *, int);
+static void	sess_timer_cb(struct ev_loop *, ev_timer *, int);
+static void	sess_input(struct sess *);
+
+unsigned int
+sess_count(void)
+{
+	return atomic_load(&sess_alive);
+}
+
+void
+sess_set_state(struct sess *s, enum sess_state next)
+{
+	if ((sess_next[s->state] & (1u << next)) == 0)
+		fatalx("sess=%s: bad transition %s -> %s", s->id,
+		    sess_state_names[s->state], sess_state_names[next]);
+	log_debug("sess=%s client=%s state %s -> %s", s->id, s->client,
+	    sess_state_names[s->state], sess_state_names[next]);
+	s->state = next;
+}
+
+/* Re-arms an io watcher only when its events change. */
+static void
+sess_watch(struct ev_loop *loop, ev_io *io, int events)
+{
+	if (io->fd < 0)
+		return;
+	if (ev_is_active(io) && (io->events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(loop, io);
+	if (events != 0) {
+		ev_io_set(io, io->fd, events);
+		ev_io_start(loop, io);
+	}
+}
+
+static int
+sess_out_pending(const struct sess *s)
+{
+	return s->pa != NULL && s->pa->outoff < s->pa->outlen;
+}
+
+/* Input is read only while replies have room and no login is running. */
+static int
+sess_wants_input(const struct sess *s)
+{
+	return (s->state == SESS_PREAUTH || s->state == SESS_SASL) &&
+	    !s->starttls_pending &&
+	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2 &&
+	    s->pa->inlen < sizeof(s->pa->in);
+}
+
+void
+sess_update_events(struct sess *s)
+{
+	struct conn	*c = &s->cconn;
+	int		 ev = 0;
+
+	switch (s->state) {
+	case SESS_TLS:
+		ev = c->rd_on;
+		break;
+	case SESS_PREAUTH:
+	case SESS_SASL:
+	case SESS_CONNECT:
+	case SESS_LOGIN:
+	case SESS_CLOSING:
+		if (sess_out_pending(s))
+			ev |= c->wr_on;
+		if (s->pa != NULL && sess_wants_input(s))
+			ev |= c->rd_on;
+		break;
+	case SESS_RELAY:
+		return;		/* relay.c owns the watchers */
+	}
+	sess_watch(s->w->loop, &s->cio, ev);
+}
+
+int
+sess_reply(struct sess *s, const char *fmt, ...)
+{
+	struct sess_preauth	*pa = s->pa;
+	va_list			 ap;
+	int			 n;
+	size_t			 room;
+
+	if (pa->outoff == pa->outlen)
+		pa->outoff = pa->outlen = 0;
+	room = sizeof(pa->out) - pa->outlen;
+	va_start(ap, fmt);
+	n = vsnprintf(pa->out + pa->outlen, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n + 2 >= room)
+		return -1;
+	memcpy(pa->out + pa->outlen + n, "\r\n", 2);
+	pa->outlen += (size_t)n + 2;
+	return 0;
+}
+
+int
+sess_flush(struct sess *s)
+{
+	struct sess_preauth	*pa = s->pa;
+	ssize_t			 n;
+
+	while (pa->outoff < pa->outlen) {
+		n = conn_write(&s->cconn, pa->out + pa->outoff,
+		    pa->outlen - pa->outoff);
+		if (n == CONN_AGAIN)
+			break;
+		if (n <= 0) {
+			sess_close(s, "client write failed");
+			return -1;
+		}
+		pa->outoff += (size_t)n;
+		s->bytes_out += (uint64_t)n;
+	}
+	if (pa->outoff == pa->outlen)
+		pa->outoff = pa->outlen = 0;
+	return 0;
+}
+
+static void
+sess_format_client(struct sess *s, const struct sockaddr *sa)
+{
+	char		 ip[INET6_ADDRSTRLEN];
+	unsigned int	 port = 0;
+
+	ip[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(s->client, sizeof(s->client),
+	    sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+/* Ids are unique within a run and unlikely to repeat across runs. */
+static void
+sess_make_id(struct sess *s)
+{
+	static unsigned long long	base;
+	unsigned long long		b, n;
+
+	if ((b = __atomic_load_n(&base, __ATOMIC_RELAXED)) == 0) {
+		if (RAND_bytes((unsigned char *)&b, sizeof(b)) != 1)
+			b = (unsigned long long)getpid() << 32;
+		b |= 1;
+		__atomic_store_n(&base, b, __ATOMIC_RELAXED);
+	}
+	n = atomic_fetch_add(&sess_serial, 1);
+	snprintf(s->id, sizeof(s->id), "%016llx", b + n);
+}
+
+static void
+sess_begin_tls(struct sess *s)
+{
+	SSL	*ssl;
+
+	if ((ssl = tls_server_ssl(s->srv->tls)) == NULL ||
+	    SSL_set_fd(ssl, s->cconn.fd) != 1) {
+		SSL_free(ssl);
+		sess_close(s, "out of memory for TLS");
+		return;
+	}
+	s->cconn.ssl = ssl;
+	s->cconn.rd_on = EV_READ;
+	sess_set_state(s, SESS_TLS);
+	sess_update_events(s);
+}
+
+void
+sess_accept(struct worker *w, struct runtime_server *srv,
+    const struct conf_listen *listen, int fd, const struct sockaddr *peer,
+    socklen_t peerlen)
+{
+	const struct conf	*conf = w->rt->conf;
+	struct sess		*s;
+	int			 one = 1;
+
+	(void)peerlen;
+	if (atomic_fetch_add(&sess_alive, 1) >= conf->max_connections) {
+		atomic_fetch_sub(&sess_alive, 1);
+		if ((listen->flags & CONF_LISTEN_TLS) == 0)
+			(void)send(fd, "* BYE Too many connections\r\n", 28,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		log_debug("refused a connection: max_connections reached");
+		return;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->pa = calloc(1, sizeof(*s->pa))) == NULL) {
+		free(s);
+		atomic_fetch_sub(&sess_alive, 1);
+		close(fd);
+		log_warnx("out of memory accepting a connection");
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->w = w;
+	s->srv = srv;
+	s->listen = listen;
+	s->be = srv->backend;
+	s->state = SESS_PREAUTH;
+	s->started = s->last_active = ev_now(w->loop);
+	sess_make_id(s);
+	sess_format_client(s, peer);
+	conn_init(&s->cconn, fd);
+	conn_init(&s->bconn, -1);
+	ev_io_init(&s->cio, sess_client_cb, fd, 0);
+	ev_io_init(&s->bio, sess_backend_cb, -1, 0);
+	ev_timer_init(&s->timer, sess_timer_cb,
+	    srv->conf->login_timeout, 0.);
+	ev_timer_start(w->loop, &s->timer);
+	worker_add_sess(w, s);
+	log_debug("sess=%s client=%s accepted on %s", s->id, s->client,
+	    listen->name);
+	if (listen->flags & CONF_LISTEN_TLS) {
+		s->state = SESS_PREAUTH;
+		sess_begin_tls(s);
+		return;
+	}
+	preauth_greeting(s);
+	if (sess_flush(s) == 0)
+		sess_update_events(s);
+}
+
+void
+sess_starttls(struct sess *s)
+{
+	/* Bytes pipelined after STARTTLS in plaintext are never parsed. */
+	OPENSSL_cleanse(s->pa->in, s->pa->inlen);
+	s->pa->inlen = 0;
+	s->pa->cont_at = 0;
+	s->starttls_pending = 0;
+	s->starttls_done = 1;
+	sess_begin_tls(s);
+}
+
+static void
+sess_handshake(struct sess *s)
+{
+	char	why[256];
+	int	r;
+
+	r = conn_handshake(&s->cconn);
+	if (r == CONN_AGAIN) {
+		sess_update_events(s);
+		return;
+	}
+	if (r < 0) {
+		tls_error(s->cconn.ssl, why, sizeof(why));
+		log_info("sess=%s client=%s TLS handshake failed: %s", s->id,
+		    s->client, why);
+		sess_close(s, "TLS handshake failed");
+		return;
+	}
+	s->tls_active = 1;
+	log_debug("sess=%s client=%s %s established", s->id, s->client,
+	    tls_version(s->cconn.ssl));
+	sess_set_state(s, SESS_PREAUTH);
+	if (!s->starttls_done)
+		preauth_greeting(s);
+	if (sess_flush(s) == 0)
+		sess_input(s);
+}
+
+/* Drops n bytes from the front of the input, wiping what they held. */
+static void
+sess_consume(struct sess *s, size_t n)
+{
+	struct sess_preauth	*pa = s->pa;
+
+	memmove(pa->in, pa->in + n, pa->inlen - n);
+	OPENSSL_cleanse(pa->in + pa->inlen - n, n);
+	pa->inlen -= n;
+	pa->cont_at = 0;
+}
+
+/* Sends a last line and closes once it is written. */
+void
+sess_close_after(struct sess *s, const char *reason)
+{
+	s->close_reason = reason;
+	if (s->state != SESS_CLOSING)
+		sess_set_state(s, SESS_CLOSING);
+	ev_timer_stop(s->w->loop, &s->timer);
+	ev_timer_set(&s->timer, SESS_LINGER, 0.);
+	ev_timer_start(s->w->loop, &s->timer);
+	if (sess_flush(s) == -1)
+		return;
+	if (!sess_out_pending(s)) {
+		sess_close(s, reason);
+		return;
+	}
+	sess_update_events(s);
+}
+
+void
+sess_bad(struct sess *s, const char *tag, const char *why, int fatal)
+{
+	s->bad_cmds++;
+	(void)sess_reply(s, "%s BAD %s", tag, why);
+	if (fatal) {
+		(void)sess_reply(s, "* BYE %s", why);
+		sess_close_after(s, why);
+	} else if (s->bad_cmds >= SESS_MAX_BAD) {
+		(void)sess_reply(s, "* BYE Too many invalid commands");
+		sess_close_after(s, "too many invalid commands");
+	}
+}
+
+/* One step of input; returns 1 when more may follow, 0 to wait. */
+static int
+sess_input_step(struct sess *s, struct imap_cmd *cmd)
+{
+	struct sess_preauth	*pa = s->pa;
+	size_t			 linelen, used;
+	enum imap_result	 r;
+
+	if (s->state == SESS_SASL) {
+		r = imap_parse_line(pa->in, pa->inlen, &linelen, &used);
+		if (r == IMAP_AGAIN)
+			return 0;
+		if (r == IMAP_BAD) {
+			sess_bad(s, pa->tag, "Line too long", 1);
+			return 0;
+		}
+		preauth_sasl_line(s, pa->in, linelen);
+		sess_consume(s, used);
+		return 1;
+	}
+	r = imap_parse(cmd, pa->in, pa->inlen);
+	if (r == IMAP_AGAIN) {
+		if (cmd->cont && cmd->cont_at != pa->cont_at) {
+			(void)sess_reply(s, "+ Ready for literal data");
+			pa->cont_at = cmd->cont_at;
+		}
+		return 0;
+	}
+	if (r == IMAP_BAD) {
+		if (!cmd->fatal)
+			sess_consume(s, cmd->len);
+		sess_bad(s, cmd->tag, cmd->err, cmd->fatal);
+		return !s->closed && s->state == SESS_PREAUTH;
+	}
+	sess_consume(s, cmd->len);
+	preauth_command(s, cmd);
+	return 1;
+}
+
+/* Parses and answers buffered commands while there is room to reply. */
+static void
+sess_process(struct sess *s)
+{
+	struct imap_cmd	*cmd = s->w->cmd;
+	int		 more = 1;
+
+	while (more && !s->closed && s->pa->inlen > 0 &&
+	    (s->state == SESS_PREAUTH || s->state == SESS_SASL) &&
+	    !s->starttls_pending &&
+	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2)
+		more = sess_input_step(s, cmd);
+	/* The parser's copy may hold a password. */
+	OPENSSL_cleanse(cmd, offsetof(struct imap_cmd, data) + 256);
+}
+
+/* Reads what the client sent, answers it, and writes the answers. */
+static void
+sess_input(struct sess *s)
+{
+	struct sess_preauth	*pa;
+	ssize_t			 n;
+
+	do {
+		pa = s->pa;
+		if (!sess_wants_input(s))
+			break;
+		n = conn_read(&s->cconn, pa->in + pa->inlen,
+		    sizeof(pa->in) - pa->inlen);
+		if (n == CONN_AGAIN)
+			break;
+		if (n <= 0) {
+			sess_close(s, n == 0 ? "client closed" :
+			    "client read failed");
+			return;
+		}
+		pa->inlen += (size_t)n;
+		s->bytes_in += (uint64_t)n;
+		sess_process(s);
+		if (s->closed || s->state == SESS_CLOSING || s->pa == NULL)
+			break;
+	} while (conn_pending(&s->cconn));
+	if (s->closed || s->state == SESS_RELAY)
+		return;
+	if (s->state == SESS_CLOSING) {
+		if (!sess_out_pending(s))
+			sess_close(s, s->close_reason);
+		return;
+	}
+	if (sess_flush(s) == -1)
+		return;
+	if (s->starttls_pending && !sess_out_pending(s)) {
+		sess_starttls(s);
+		return;
+	}
+	sess_update_events(s);
+}
+
+static void
+sess_client_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct sess	*s = container_of(io, struct sess, cio);
+
+	(void)loop;
+	switch (s->state) {
+	case SESS_TLS:
+		sess_handshake(s);
+		break;
+	case SESS_PREAUTH:
+	case SESS_SASL:
+		if (sess_flush(s) == -1)
+			return;
+		if (s->starttls_pending && !sess_out_pending(s)) {
+			sess_starttls(s);
+			return;
+		}
+		/* Leftover input may now fit, e.g. after a failed login. */
+		sess_process(s);
+		if (s->closed)
+			return;
+		if (s->state == SESS_PREAUTH || s->state == SESS_SASL)
+			sess_input(s);
+		else if (s->state == SESS_CLOSING && !sess_out_pending(s))
+			sess_close(s, s->close_reason);
+		break;
+	case SESS_CONNECT:
+	case SESS_LOGIN:
+		if (sess_flush(s) == 0)
+			sess_update_events(s);
+		break;
+	case SESS_RELAY:
+		relay_client_io(s, revents);
+		break;
+	case SESS_CLOSING:
+		if (s->pa == NULL) {
+			if (relay_flush_client(s) == 1)
+				sess_close(s, s->close_reason);
+			return;
+		}
+		if (sess_flush(s) == -1)
+			return;
+		if (!sess_out_pending(s))
+			sess_close(s, s->close_reason);
+		break;
+	}
+}
+
+static void
+sess_backend_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct sess	*s = container_of(io, struct sess, bio);
+
+	(void)loop;
+	switch (s->state) {
+	case SESS_CONNECT:
+	case SESS_LOGIN:
+		backend_io(s, revents);
+		break;
+	case SESS_RELAY:
+		relay_backend_io(s, revents);
+		break;
+	default:
+		ev_io_stop(s->w->loop, io);
+		break;
+	}
+}
+
+static void
+sess_idle_check(struct sess *s)
+{
+	ev_tstamp	timeout = s->srv->conf->idle_timeout;
+	ev_tstamp	left;
+
+	left = s->last_active + timeout - ev_now(s->w->loop);
+	if (left > 0.) {
+		ev_timer_set(&s->timer, left, 0.);
+		ev_timer_start(s->w->loop, &s->timer);
+		return;
+	}
+	relay_last_words(s, "* BYE Idle timeout");
+	sess_set_state(s, SESS_CLOSING);
+	s->close_reason = "idle timeout";
+	ev_timer_set(&s->timer, SESS_LINGER, 0.);
+	ev_timer_start(s->w->loop, &s->timer);
+	if (relay_flush_client(s) == 1)
+		sess_close(s, s->close_reason);
+}
+
+static void
+sess_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sess	*s = container_of(t, struct sess, timer);
+
+	(void)loop;
+	(void)revents;
+	switch (s->state) {
+	case SESS_TLS:
+		sess_close(s, "login timeout");
+		break;
+	case SESS_PREAUTH:
+	case SESS_SASL:
+	case SESS_CONNECT:
+	case SESS_LOGIN:
+		backend_link_free(s);
+		(void)sess_reply(s, "* BYE Login timeout");
+		sess_close_after(s, "login timeout");
+		break;
+	case SESS_RELAY:
+		sess_idle_check(s);
+		break;
+	case SESS_CLOSING:
+		sess_close(s, s->close_reason != NULL ? s->close_reason :
+		    "closing timed out");
+		break;
+	}
+}
+
+/* Called once the back end accepted the login. */
+void
+sess_login_ok(struct sess *s, const char *leftover, size_t len)
+{
+	struct sess_preauth	*pa = s->pa;
+	char			 down[SESS_MAX_OUT + BACKEND_MAX_LINE];
+	size_t			 ndown;
+
+	if ((s->user = strdup(pa->creds.user)) == NULL) {
+		sess_close(s, "out of memory");
+		return;
+	}
+	sasl_creds_wipe(&pa->creds);
+	/* Our unsent replies go first, then the back end's answer. */
+	ndown = pa->outlen - pa->outoff;
+	memcpy(down, pa->out + pa->outoff, ndown);
+	memcpy(down + ndown, leftover, len);
+	ndown += len;
+	ev_timer_stop(s->w->loop, &s->timer);
+	ev_timer_set(&s->timer, s->srv->conf->idle_timeout, 0.);
+	ev_timer_start(s->w->loop, &s->timer);
+	s->last_active = ev_now(s->w->loop);
+	log_info("sess=%s client=%s user=%s logged in on %s", s->id,
+	    s->client, s->user, s->be->conf->name);
+	sess_set_state(s, SESS_RELAY);
+	backend_link_free(s);
+	if (relay_start(s, down, ndown, pa->in, pa->inlen) == -1 || s->closed)
+		return;
+	OPENSSL_cleanse(pa, sizeof(*pa));
+	free(pa);
+	s->pa = NULL;
+}
+
+/* Back to pre-auth after the login attempt ended without a session. */
+static void
+sess_login_over(struct sess *s)
+{
+	backend_link_free(s);
+	sasl_creds_wipe(&s->pa->creds);
+	sess_set_state(s, SESS_PREAUTH);
+	sess_update_events(s);
+	/* Pipelined commands wait in the buffer: have the loop resume. */
+	ev_feed_event(s->w->loop, &s->cio, EV_WRITE);
+}
+
+void
+sess_login_failed(struct sess *s, const char *line)
+{
+	log_info("sess=%s client=%s user=%s login failed on %s", s->id,
+	    s->client, s->pa->creds.user, s->be->conf->name);
+	if (line != NULL)
+		(void)sess_reply(s, "%s", line);
+	else
+		(void)sess_reply(s, "%s NO [AUTHENTICATIONFAILED] "
+		    "Authentication failed.", s->pa->tag);
+	sess_login_over(s);
+}
+
+void
+sess_login_unavailable(struct sess *s, const char *why)
+{
+	log_warnx("sess=%s client=%s user=%s backend %s unavailable: %s",
+	    s->id, s->client, s->pa->creds.user, s->be->conf->name, why);
+	(void)sess_reply(s, "%s NO [UNAVAILABLE] Back end unavailable, "
+	    "try again later.", s->pa->tag);
+	sess_login_over(s);
+}
+
+void
+sess_shutdown(struct sess *s)
+{
+	switch (s->state) {
+	case SESS_TLS:
+		sess_close(s, "shutdown");
+		break;
+	case SESS_PREAUTH:
+	case SESS_SASL:
+	case SESS_CONNECT:
+	case SESS_LOGIN:
+		backend_link_free(s);
+		s->starttls_pending = 0;
+		(void)sess_reply(s, "* BYE Server shutting down");
+		sess_close_after(s, "shutdown");
+		break;
+	case SESS_RELAY:
+		relay_last_words(s, "* BYE Server shutting down");
+		sess_set_state(s, SESS_CLOSING);
+		s->close_reason = "shutdown";
+		ev_timer_stop(s->w->loop, &s->timer);
+		ev_timer_set(&s->timer, SESS_LINGER, 0.);
+		ev_timer_start(s->w->loop, &s->timer);
+		if (relay_flush_client(s) == 1)
+			sess_close(s, s->close_reason);
+		break;
+	case SESS_CLOSING:
+		break;
+	}
+}
+
+void
+sess_close(struct sess *s, const char *reason)
+{
+	struct ev_loop	*loop = s->w->loop;
+	const char	*tls = s->tls_active ? tls_version(s->cconn.ssl) : "no";
+
+	if (s->closed)
+		return;
+	s->closed = 1;
+	log_info("sess=%s client=%s user=%s server=%s listener=%s backend=%s "
+	    "tls=%s in=%llu out=%llu duration=%.3fs: %s", s->id, s->client,
+	    s->user != NULL ? s->user : "-", s->srv->conf->name,
+	    s->listen->name, s->user != NULL ? s->be->conf->name : "-", tls,
+	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+	    ev_now(loop) - s->started, reason != NULL ? reason : "closed");
+	ev_io_stop(loop, &s->cio);
+	ev_io_stop(loop, &s->bio);
+	ev_timer_stop(loop, &s->timer);
+	backend_link_free(s);
+	relay_stop(s);
+	conn_close(&s->bconn);
+	conn_close(&s->cconn);
+	if (s->pa != NULL) {
+		OPENSSL_cleanse(s->pa, sizeof(*s->pa));
+		free(s->pa);
+		s->pa = NULL;
+	}
+	worker_remove_sess(s->w, s);
+	atomic_fetch_sub(&sess_alive, 1);
+}
+
+void
+sess_free(struct sess *s)
+{
+	free(s->user);
+	free(s);
+}

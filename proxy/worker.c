@@ -1,0 +1,146 @@
+/*
+ * Worker threads: one libev loop each, with its own listeners and
+ * sessions.  Closed sessions are freed by a check watcher, after the
+ * callback that closed them has returned.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "imap.h"
+#include "listener.h"
+#include "log.h"
+#include "runtime.h"
+#include "sess.h"
+#include "worker.h"
+
+static void
+worker_reap_cb(struct ev_loop *loop, ev_check *c, int revents)
+{
+	struct worker	*w = ev_userdata(loop);
+	struct sess	*s;
+
+	(void)c;
+	(void)revents;
+	while ((s = TAILQ_FIRST(&w->dead)) != NULL) {
+		TAILQ_REMOVE(&w->dead, s, entry);
+		sess_free(s);
+	}
+	ev_check_stop(loop, &w->reap);
+}
+
+static void
+worker_stop_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+	struct worker	*w = ev_userdata(loop);
+	struct sess	*s, *next;
+	size_t		 i;
+
+	(void)a;
+	(void)revents;
+	w->stopping = 1;
+	ev_async_stop(loop, &w->stop_async);
+	for (i = 0; i < w->nlisteners; i++)
+		listener_stop(&w->listeners[i]);
+	for (s = TAILQ_FIRST(&w->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		sess_shutdown(s);
+	}
+}
+
+int
+worker_init(struct worker *w, unsigned int id, struct runtime *rt,
+    const int *fds, size_t nfds)
+{
+	const struct conf	*conf = rt->conf;
+	size_t			 i, j, k = 0;
+
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->rt = rt;
+	TAILQ_INIT(&w->sessions);
+	TAILQ_INIT(&w->dead);
+	if ((w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)) == NULL ||
+	    (w->cmd = malloc(sizeof(*w->cmd))) == NULL ||
+	    (w->listeners = calloc(nfds, sizeof(*w->listeners))) == NULL) {
+		worker_cleanup(w);
+		return -1;
+	}
+	ev_set_userdata(w->loop, w);
+	ev_async_init(&w->stop_async, worker_stop_cb);
+	ev_async_start(w->loop, &w->stop_async);
+	ev_check_init(&w->reap, worker_reap_cb);
+	for (i = 0; i < conf->nservers; i++)
+		for (j = 0; j < conf->servers[i].nlisten && k < nfds; j++, k++)
+			listener_start(&w->listeners[k], w, &rt->servers[i],
+			    &conf->servers[i].listen[j], fds[k]);
+	w->nlisteners = k;
+	return 0;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+
+	ev_run(w->loop, 0);
+	w->done = 1;
+	ev_async_send(w->main_loop, w->done_async);
+	return NULL;
+}
+
+int
+worker_start(struct worker *w, struct ev_loop *main_loop,
+    ev_async *done_async)
+{
+	w->main_loop = main_loop;
+	w->done_async = done_async;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		return -1;
+	w->started = 1;
+	return 0;
+}
+
+void
+worker_stop(struct worker *w)
+{
+	ev_async_send(w->loop, &w->stop_async);
+}
+
+void
+worker_cleanup(struct worker *w)
+{
+	size_t	i;
+
+	if (w->started) {
+		pthread_join(w->thread, NULL);
+		w->started = 0;
+	}
+	for (i = 0; i < w->nlisteners; i++)
+		listener_stop(&w->listeners[i]);
+	free(w->listeners);
+	w->listeners = NULL;
+	free(w->cmd);
+	w->cmd = NULL;
+	relay_pool_free(&w->pool);
+	if (w->loop != NULL)
+		ev_loop_destroy(w->loop);
+	w->loop = NULL;
+}
+
+void
+worker_add_sess(struct worker *w, struct sess *s)
+{
+	TAILQ_INSERT_TAIL(&w->sessions, s, entry);
+	w->nsessions++;
+}
+
+void
+worker_remove_sess(struct worker *w, struct sess *s)
+{
+	TAILQ_REMOVE(&w->sessions, s, entry);
+	w->nsessions--;
+	TAILQ_INSERT_TAIL(&w->dead, s, entry);
+	if (!ev_is_active(&w->reap))
+		ev_check_start(w->loop, &w->reap);
+}
