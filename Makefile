@@ -59,7 +59,7 @@ $(B)/imapproxyctl: $(B)/proxy/imapproxyctl.o $(B)/libimapproxy.a $(ACLLIB)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libimapproxy.a $(ACLLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcmocka
 
 # Installs what is missing; as root through apt-get, otherwise it prints
 # the command.  policy-rc.d keeps Dovecot's package from starting a system

@@ -74,6 +74,14 @@ struct imap_cmd {
  * on IMAP_BAD when it could be read ("*" otherwise), so the caller can
  * answer "tag BAD ...".  Limits: IMAP_MAX_LINE per line, IMAP_MAX_CMD in
  * all, IMAP_MAX_ARGS arguments.
+ *
+ * A line counts its CRLF, from the command's start or a literal's end.
+ * IMAP_BAD is fatal when the end of the bad part cannot be found (a line
+ * over IMAP_MAX_LINE) or when the bad line announces {n+}, whose data
+ * the client sends unasked; an oversized {n} is not fatal, since the
+ * client waits for "+".  With want 0, re-parse on every read (only a LF
+ * or reaching IMAP_MAX_LINE changes the answer); with want > 0, once
+ * len >= want.  cmd->data then holds any password: wipe it after use.
  */
 enum imap_result imap_parse(struct imap_cmd *cmd, const char *buf,
 		    size_t len);

@@ -109,7 +109,11 @@ scan_fail(struct scan *sc, const char *err)
 	return IMAP_BAD;
 }
 
-/* Finds the LF ending the line that starts at sc->pos. */
+/*
+ * Finds the LF ending the line that starts at sc->pos.  A line holds at
+ * most IMAP_MAX_LINE bytes, its CRLF included; past that without a LF
+ * we cannot tell where it ends, so the session cannot go on.
+ */
 static enum imap_result
 scan_line(struct scan *sc)
 {

@@ -119,11 +119,14 @@ sess_update_events(struct sess *s)
 	case SESS_TLS:
 		ev = c->rd_on;
 		break;
+	case SESS_CLOSING:
+		if (s->pa == NULL)
+			return;		/* relay.c flushes the last words */
+		/* FALLTHROUGH */
 	case SESS_PREAUTH:
 	case SESS_SASL:
 	case SESS_CONNECT:
 	case SESS_LOGIN:
-	case SESS_CLOSING:
 		if (sess_out_pending(s))
 			ev |= c->wr_on;
 		if (s->pa != NULL && sess_wants_input(s))
@@ -412,6 +415,10 @@ sess_input_step(struct sess *s, struct imap_cmd *cmd)
 	}
 	sess_consume(s, cmd->len);
 	preauth_command(s, cmd);
+	/* The parser's copy of a login holds the password. */
+	if (strcmp(cmd->name, "LOGIN") == 0 ||
+	    strcmp(cmd->name, "AUTHENTICATE") == 0)
+		OPENSSL_cleanse(cmd, sizeof(*cmd));
 	return 1;
 }
 
@@ -427,8 +434,6 @@ sess_process(struct sess *s)
 	    !s->starttls_pending &&
 	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2)
 		more = sess_input_step(s, cmd);
-	/* The parser's copy may hold a password. */
-	OPENSSL_cleanse(cmd, offsetof(struct imap_cmd, data) + 256);
 }
 
 /* Reads what the client sent, answers it, and writes the answers. */
