@@ -70,6 +70,7 @@ struct sess {
 	struct runtime_backend	*be;
 	enum sess_state		 state;
 	char			 id[17];
+	struct sockaddr_storage	 peer;		/* the client's address */
 	char			 client[INET6_ADDRSTRLEN + 8]; /* ip:port */
 	char			*user;		/* once known */
 	struct conn		 cconn;		/* client */

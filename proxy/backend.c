@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include <openssl/crypto.h>
 
+#include "addr.h"
 #include "backend.h"
 #include "conf.h"
 #include "imap.h"
@@ -33,6 +35,7 @@
 /* Our own tags towards the back end; the login itself uses the client's. */
 #define BACKEND_TAG_STARTTLS	"P1"
 #define BACKEND_TAG_CAPABILITY	"P2"
+#define BACKEND_TAG_ID		"P3"
 
 #define BACKEND_CAP_STARTTLS	0x01
 #define BACKEND_CAP_SASL_IR	0x02
@@ -46,6 +49,7 @@ enum backend_step {
 	BACKEND_GREETING,
 	BACKEND_STARTTLS,	/* waiting for our STARTTLS's answer */
 	BACKEND_CAPABILITY,	/* waiting for our CAPABILITY's answer */
+	BACKEND_ID,		/* waiting for our ID's answer */
 	BACKEND_AUTH_CONT,	/* waiting for "+" to send the response */
 	BACKEND_AUTH		/* waiting for the tagged answer */
 };
@@ -66,6 +70,7 @@ struct backend_link {
 };
 
 static void	backend_timeout_cb(struct ev_loop *, ev_timer *, int);
+static void	backend_handshake(struct sess *);
 
 void
 backend_link_free(struct sess *s)
@@ -206,6 +211,7 @@ backend_start_tls(struct sess *s)
 		backend_fail(s, "cannot set up TLS", NULL);
 		return;
 	}
+	SSL_set_connect_state(ssl);
 	s->bconn.ssl = ssl;
 	bl->step = BACKEND_HANDSHAKE;
 	/* Nothing sent before the handshake may count after it. */
@@ -229,6 +235,8 @@ backend_connected(struct sess *s)
 	}
 	if (s->be->conf->tls == CONF_BACKEND_TLS_YES) {
 		backend_start_tls(s);
+		if (s->link != NULL)
+			backend_handshake(s);	/* we speak first */
 		return;
 	}
 	bl->step = BACKEND_GREETING;
@@ -359,6 +367,48 @@ backend_send_login(struct sess *s)
 #define BACKEND_LINE_STOP	2	/* TLS starts: read nothing more */
 #define BACKEND_LINE_ENDED	(-1)
 
+/*
+ * Tells the back end who the client really is (forward_id), so its own
+ * logs and `doveadm who` show the client and not the proxy.  Dovecot
+ * believes it from addresses in login_trusted_networks.
+ */
+static void
+backend_send_id(struct sess *s)
+{
+	struct backend_link	*bl = s->link;
+	struct sockaddr_storage	 local;
+	socklen_t		 len = sizeof(local);
+	char			 rip[INET6_ADDRSTRLEN], lip[INET6_ADDRSTRLEN];
+	char			 cmd[512];
+	unsigned int		 rport = 0, lport = 0;
+
+	if (addr_ip_port((struct sockaddr *)&s->peer, rip, sizeof(rip),
+	    &rport) == -1)
+		snprintf(rip, sizeof(rip), "unknown");
+	if (getsockname(s->cconn.fd, (struct sockaddr *)&local, &len) == -1 ||
+	    addr_ip_port((struct sockaddr *)&local, lip, sizeof(lip),
+	    &lport) == -1)
+		snprintf(lip, sizeof(lip), "unknown");
+	snprintf(cmd, sizeof(cmd), " ID (\"x-session-id\" \"%s\" "
+	    "\"x-originating-ip\" \"%s\" \"x-originating-port\" \"%u\" "
+	    "\"x-connected-ip\" \"%s\" \"x-connected-port\" \"%u\")",
+	    s->id, rip, rport, lip, lport);
+	bl->step = BACKEND_ID;
+	(void)backend_send(bl, BACKEND_TAG_ID, cmd, "");
+}
+
+/* Capabilities are known: forward the client's identity, then log in. */
+static int
+backend_ready(struct sess *s)
+{
+	if (s->be->conf->forward_id) {
+		backend_send_id(s);
+		return BACKEND_LINE_DROP;
+	}
+	backend_send_login(s);
+	return s->link == NULL ? BACKEND_LINE_ENDED : BACKEND_LINE_DROP;
+}
+
 /* Handles one line before the login. */
 static int
 backend_preauth_line(struct sess *s, const char *line, size_t len)
@@ -386,6 +436,12 @@ backend_preauth_line(struct sess *s, const char *line, size_t len)
 			    " CAPABILITY", "");
 			return BACKEND_LINE_DROP;
 		}
+		return backend_ready(s);
+	}
+	if (bl->step == BACKEND_ID) {
+		/* The answer does not matter; an old server may say BAD. */
+		if (line[0] == '*')
+			return BACKEND_LINE_DROP;
 		backend_send_login(s);
 		return s->link == NULL ? BACKEND_LINE_ENDED :
 		    BACKEND_LINE_DROP;
@@ -407,11 +463,8 @@ backend_preauth_line(struct sess *s, const char *line, size_t len)
 		backend_parse_caps(bl, line, len);
 		return BACKEND_LINE_DROP;
 	}
-	if (len >= strlen(cap) && strncasecmp(line, cap, strlen(cap)) == 0) {
-		backend_send_login(s);
-		return s->link == NULL ? BACKEND_LINE_ENDED :
-		    BACKEND_LINE_DROP;
-	}
+	if (len >= strlen(cap) && strncasecmp(line, cap, strlen(cap)) == 0)
+		return backend_ready(s);
 	backend_fail(s, "CAPABILITY failed", NULL);
 	return BACKEND_LINE_ENDED;
 }

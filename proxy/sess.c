@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "addr.h"
 #include "backend.h"
 #include "conf.h"
 #include "imap.h"
@@ -183,25 +184,16 @@ sess_flush(struct sess *s)
 }
 
 static void
-sess_format_client(struct sess *s, const struct sockaddr *sa)
+sess_format_client(struct sess *s)
 {
 	char		 ip[INET6_ADDRSTRLEN];
 	unsigned int	 port = 0;
 
-	ip[0] = '\0';
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(in6->sin6_port);
-	}
+	if (addr_ip_port((struct sockaddr *)&s->peer, ip, sizeof(ip),
+	    &port) == -1)
+		snprintf(ip, sizeof(ip), "unknown");
 	snprintf(s->client, sizeof(s->client),
-	    sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, port);
+	    strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
 /* Ids are unique within a run and unlikely to repeat across runs. */
@@ -232,6 +224,7 @@ sess_begin_tls(struct sess *s)
 		sess_close(s, "out of memory for TLS");
 		return;
 	}
+	SSL_set_accept_state(ssl);
 	s->cconn.ssl = ssl;
 	s->cconn.rd_on = EV_READ;
 	sess_set_state(s, SESS_TLS);
@@ -247,7 +240,6 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 	struct sess		*s;
 	int			 one = 1;
 
-	(void)peerlen;
 	if (atomic_fetch_add(&sess_alive, 1) >= conf->max_connections) {
 		atomic_fetch_sub(&sess_alive, 1);
 		if ((listen->flags & CONF_LISTEN_TLS) == 0)
@@ -273,7 +265,9 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 	s->state = SESS_PREAUTH;
 	s->started = s->last_active = ev_now(w->loop);
 	sess_make_id(s);
-	sess_format_client(s, peer);
+	memcpy(&s->peer, peer, peerlen < sizeof(s->peer) ? peerlen :
+	    sizeof(s->peer));
+	sess_format_client(s);
 	conn_init(&s->cconn, fd);
 	conn_init(&s->bconn, -1);
 	ev_io_init(&s->cio, sess_client_cb, fd, 0);
