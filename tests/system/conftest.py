@@ -1,0 +1,695 @@
+"""Fixtures for the imapproxy system tests.
+
+A session-wide throwaway Dovecot (tests/system/dovecot.py) is the back
+end; each test that needs the proxy starts its own build/imapproxyd on
+free loopback ports with a configuration written into tmp_path, and stops
+it at teardown (SIGTERM, then SIGKILL, which fails the test).
+
+Helpers used by the test modules (RawClient, Proxy, FakeBackend, ...)
+live here too; the tests import them with `from conftest import ...`.
+"""
+
+import base64
+import hashlib
+import imaplib
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import certs
+import dovecot as dv
+
+REPO = Path(__file__).resolve().parents[2]
+DAEMON = REPO / "build" / "imapproxyd"
+HOST = "127.0.0.1"
+TIMEOUT = 10.0                  # default socket timeout, seconds
+TEST_TIME_LIMIT = 90            # per test, seconds (SIGALRM)
+
+# A password distinctive enough to grep logs for.
+SECRET_PW = "Zebra-Quokka-7c1f-Secret"
+USER_POOL = 400
+# A user whose password needs quoting: space, quote, backslash, braces.
+SPECIAL_USER = "special.user"
+SPECIAL_PW = 'Sp "q\\ {1}x%*'
+
+
+# ---------------------------------------------------------------------
+# time limit per test
+
+class TestTimeLimit(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _time_limit():
+    def on_alarm(signum, frame):
+        raise TestTimeLimit("test exceeded %d s" % TEST_TIME_LIMIT)
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(TEST_TIME_LIMIT)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+# ---------------------------------------------------------------------
+# TLS helpers
+
+def client_ctx(cafile=None):
+    """A client TLS context: verifying against CAFILE, or not at all."""
+    if cafile:
+        ctx = ssl.create_default_context(cafile=str(cafile))
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def cert_der(path):
+    """DER bytes of the first certificate in a PEM file."""
+    with open(path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+# ---------------------------------------------------------------------
+# a line-oriented IMAP client for wire-level tests
+
+class RawClient:
+    """A socket speaking IMAP line by line, with a receive buffer.
+
+    Every read has a timeout: socket.timeout when nothing arrives in
+    time, EOFError when the peer closed.
+    """
+
+    def __init__(self, host, port, tls=False, server_hostname=None,
+                 src=None, timeout=TIMEOUT, ctx=None, greet=True):
+        self.timeout = timeout
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(src, 0) if src else None)
+        self.buf = b""
+        self.greeting = None
+        self.last_untagged = None
+        if tls:
+            self.sock = (ctx or client_ctx()).wrap_socket(
+                self.sock, server_hostname=server_hostname)
+        if greet:
+            self.greeting = self.readline().decode()
+
+    # -- low level
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by peer; unread %r"
+                           % self.buf[:200])
+        self.buf += chunk
+
+    def readline(self, timeout=None):
+        """One line without its CRLF."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\r\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("no line within %.1fs; have %r"
+                                     % (timeout or self.timeout,
+                                        self.buf[:200]))
+            self._fill(left)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def readexact(self, n, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("short read")
+            self._fill(left)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def read_response(self, tag, timeout=None):
+        """Lines up to and including the tagged one: (untagged, tagged).
+
+        Literals in untagged data are folded into their line.
+        """
+        untagged = []
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            left = max(0.01, deadline - time.monotonic())
+            line = self.readline(left).decode("utf-8", "replace")
+            m = re.search(r"\{(\d+)\}$", line)
+            while m:
+                lit = self.readexact(int(m.group(1)), left)
+                line += "\r\n" + lit.decode("utf-8", "replace")
+                more = self.readline(left).decode("utf-8", "replace")
+                line += more
+                m = re.search(r"\{(\d+)\}$", more)
+            if line.startswith(tag + " "):
+                self.last_untagged = untagged
+                return untagged, line
+            untagged.append(line)
+
+    _tagn = 0
+
+    def cmd(self, text, tag=None, timeout=None):
+        """Send `TAG TEXT` and return (untagged, tagged line)."""
+        if tag is None:
+            RawClient._tagn += 1
+            tag = "t%d" % RawClient._tagn
+        self.send("%s %s\r\n" % (tag, text))
+        return self.read_response(tag, timeout)
+
+    def capabilities(self):
+        untagged, tagged = self.cmd("CAPABILITY")
+        assert tagged.split()[1] == "OK", tagged
+        caps = [l for l in untagged if l.upper().startswith("* CAPABILITY ")]
+        assert len(caps) == 1, untagged
+        return set(caps[0].split()[2:])
+
+    def starttls(self, ctx=None, server_hostname=None):
+        """STARTTLS and handshake; returns the tagged answer."""
+        untagged, tagged = self.cmd("STARTTLS", tag="stls")
+        assert tagged.startswith("stls OK"), (untagged, tagged)
+        assert self.buf == b"", "data after STARTTLS OK: %r" % self.buf
+        self.sock.settimeout(self.timeout)
+        self.sock = (ctx or client_ctx()).wrap_socket(
+            self.sock, server_hostname=server_hostname)
+        return tagged
+
+    def read_until_eof(self, timeout=None):
+        """Every line the server still sends, until it closes.
+
+        Raises socket.timeout when it does not close within TIMEOUT.
+        """
+        lines = []
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("connection still open; got %r"
+                                     % lines)
+            try:
+                lines.append(self.readline(left).decode("utf-8",
+                                                         "replace"))
+            except EOFError:
+                if self.buf:
+                    lines.append(self.buf.decode("utf-8", "replace"))
+                    self.buf = b""
+                return lines
+            except (ConnectionResetError, ssl.SSLError):
+                return lines
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def caps_of(line):
+    """The capability list of a greeting or `[CAPABILITY ...]` line."""
+    m = re.search(r"\[CAPABILITY ([^\]]*)\]", line, re.I)
+    assert m, "no [CAPABILITY ...] in %r" % line
+    return set(m.group(1).split())
+
+
+def b64(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return base64.b64encode(s).decode()
+
+
+def imap_quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---------------------------------------------------------------------
+# the proxy
+
+def daemon_path():
+    if not DAEMON.exists():
+        pytest.fail("%s not built (run make)" % DAEMON)
+    return str(DAEMON)
+
+
+DEFAULT_LISTENERS = (("starttls", HOST, "starttls"),
+                     ("tls", HOST, "tls"),
+                     ("plain", HOST, ""))
+
+
+class Proxy:
+    """One imapproxyd process with its configuration in DIRECTORY."""
+
+    def __init__(self, directory, backends, listeners=DEFAULT_LISTENERS,
+                 server=None, global_=None, certs_=None, extra=""):
+        """BACKENDS: {name: {key: value}} (first is the default back
+        end); LISTENERS: (name, host, flags) triples, each gets a free
+        port; SERVER/GLOBAL_: extra keys; CERTS_: [(cert, key)]."""
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.dir / "imapproxy.conf"
+        self.log = self.dir / "proxy.log"
+        self.stderr_path = self.dir / "proxy.stderr"
+        self.backends = backends
+        self.listeners = listeners
+        self.server = dict(server or {})
+        self.global_ = dict(global_ or {})
+        self.certs = list(certs_ or [])
+        self.extra = extra
+        self.ports = {}
+        self.hosts = {}
+        self.proc = None
+        self.returncode = None
+        self.shutdown_timeout = 5
+
+    def config_text(self):
+        g = {"workers": "2", "log": str(self.log), "log_level": "debug",
+             "shutdown_timeout": "%ds" % self.shutdown_timeout}
+        g.update(self.global_)
+        lines = ["[global]"] + ["%s = %s" % kv for kv in g.items()]
+        lines += ["", "[server default]"]
+        parts = []
+        for name, host, flags in self.listeners:
+            h = "[%s]" % host if ":" in host else host
+            parts.append(("%s:%d %s" % (h, self.ports[name], flags)).strip())
+        lines.append("listen = " + ", ".join(parts))
+        for cert, key in self.certs:
+            lines.append("tls_cert = %s %s" % (cert, key))
+        s = {"require_tls": "no", "login_timeout": "60s",
+             "idle_timeout": "30m", "greeting": "IMAP proxy ready"}
+        s.update(self.server)
+        lines += ["%s = %s" % kv for kv in s.items() if kv[1] is not None]
+        for name, keys in self.backends.items():
+            lines += ["", "[backend %s]" % name]
+            lines += ["%s = %s" % kv for kv in keys.items()]
+        lines.append(self.extra)
+        return "\n".join(lines) + "\n"
+
+    def write_config(self):
+        for name, host, _flags in self.listeners:
+            self.hosts[name] = host
+            self.ports[name] = dv.free_port(host)
+        self.conf.write_text(self.config_text())
+
+    def start(self, timeout=10.0):
+        for attempt in range(3):
+            self.write_config()
+            err = open(self.stderr_path, "ab")
+            self.proc = subprocess.Popen(
+                [daemon_path(), "-f", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                cwd=str(self.dir))
+            err.close()
+            try:
+                self._wait_ready(timeout)
+                return self
+            except RuntimeError:
+                if self.proc.poll() == 2 and attempt < 2:
+                    continue        # lost a race for a port: retry
+                raise
+
+    def _wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        for name, host, flags in self.listeners:
+            while True:
+                rc = self.proc.poll()
+                if rc is not None:
+                    raise RuntimeError(
+                        "imapproxyd exited with %d before greeting\n%s"
+                        % (rc, self.diagnostics()))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError("imapproxyd did not greet on %s\n%s"
+                                       % (name, self.diagnostics()))
+                try:
+                    c = RawClient(host, self.ports[name],
+                                  tls=("tls" in flags.split()),
+                                  timeout=min(2, left))
+                    c.close()
+                    assert c.greeting.startswith("* OK"), c.greeting
+                    break
+                except (OSError, EOFError, socket.timeout):
+                    time.sleep(0.05)
+
+    def diagnostics(self):
+        out = []
+        for p in (self.stderr_path, self.log):
+            try:
+                out.append("== %s ==\n%s" % (p.name, p.read_text(
+                    errors="replace")[-4000:]))
+            except OSError:
+                pass
+        return "\n".join(out)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def client(self, listener="plain", **kw):
+        """A RawClient on LISTENER, greeting read (TLS for tls ones)."""
+        flags = dict((n, f) for n, _h, f in self.listeners)[listener]
+        kw.setdefault("tls", "tls" in flags.split())
+        return RawClient(self.hosts[listener], self.ports[listener], **kw)
+
+    def imap(self, listener="plain", ssl_context=None):
+        """An imaplib connection to LISTENER (not logged in)."""
+        flags = dict((n, f) for n, _h, f in self.listeners)[listener]
+        host, port = self.hosts[listener], self.ports[listener]
+        if "tls" in flags.split():
+            return imaplib.IMAP4_SSL(host, port,
+                                     ssl_context=ssl_context or client_ctx(),
+                                     timeout=30)
+        return imaplib.IMAP4(host, port, timeout=30)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def log_text(self):
+        text = ""
+        for p in (self.log, self.stderr_path):
+            try:
+                text += p.read_text(errors="replace")
+            except OSError:
+                pass
+        return text
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Signal the daemon and wait; returns its exit status.
+
+        Raises AssertionError when it had to be killed."""
+        if self.proc is None or self.returncode is not None:
+            return self.returncode
+        if timeout is None:
+            timeout = self.shutdown_timeout + 3
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                self.returncode = self.proc.returncode
+                raise AssertionError(
+                    "imapproxyd did not exit within %ss of signal %d"
+                    % (timeout, sig))
+        self.returncode = self.proc.returncode
+        return self.returncode
+
+
+# ---------------------------------------------------------------------
+# fake back ends
+
+class FakeBackend:
+    """A scripted IMAP back end on a free loopback port.
+
+    mode: "ok" (greets, accepts LOGIN/AUTHENTICATE of any user whose
+    password is "good"), "silent" (accepts TCP, never writes), "close"
+    (closes at once), "bye" (greets with * BYE), "garbage".
+    drop_after_login: close the connection at the first command after a
+    successful login.  Every line received is kept in .received.
+    """
+
+    def __init__(self, mode="ok", drop_after_login=False):
+        self.mode = mode
+        self.drop_after_login = drop_after_login
+        self.received = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((HOST, 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.address = "%s:%d" % (HOST, self.port)
+        self.stopping = False
+        self.conns = []
+        if mode != "silent":
+            self.thread = threading.Thread(target=self._accept, daemon=True)
+            self.thread.start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,),
+                             daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(30)
+        f = c.makefile("rb")
+        try:
+            if self.mode == "close":
+                c.close()
+                return
+            if self.mode == "bye":
+                c.sendall(b"* BYE go away\r\n")
+                time.sleep(0.5)
+                c.close()
+                return
+            if self.mode == "garbage":
+                c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+                time.sleep(0.5)
+                c.close()
+                return
+            c.sendall(b"* OK [CAPABILITY IMAP4rev1 SASL-IR ID "
+                      b"AUTH=PLAIN AUTH=LOGIN] fake ready\r\n")
+            logged_in = False
+            while True:
+                line = f.readline()
+                if not line:
+                    return
+                m = re.search(rb"\{(\d+)(\+?)\}\r\n$", line)
+                while m:
+                    if not m.group(2):
+                        c.sendall(b"+ go ahead\r\n")
+                    line += f.read(int(m.group(1)))
+                    more = f.readline()
+                    line += more
+                    m = re.search(rb"\{(\d+)(\+?)\}\r\n$", more)
+                with self.lock:
+                    self.received.append(line)
+                parts = line.rstrip(b"\r\n").split(b" ", 2)
+                tag = parts[0]
+                cmd = parts[1].upper() if len(parts) > 1 else b""
+                if logged_in and self.drop_after_login:
+                    c.close()
+                    return
+                if cmd == b"CAPABILITY":
+                    c.sendall(b"* CAPABILITY IMAP4rev1 SASL-IR ID "
+                              b"AUTH=PLAIN\r\n" + tag + b" OK done\r\n")
+                elif cmd == b"ID":
+                    c.sendall(b"* ID NIL\r\n" + tag + b" OK done\r\n")
+                elif cmd == b"NOOP":
+                    c.sendall(tag + b" OK noop\r\n")
+                elif cmd == b"LOGOUT":
+                    c.sendall(b"* BYE bye\r\n" + tag + b" OK bye\r\n")
+                    c.close()
+                    return
+                elif cmd == b"LOGIN":
+                    if b"good" in line:
+                        logged_in = True
+                        c.sendall(tag + b" OK [CAPABILITY IMAP4rev1 "
+                                  b"FAKE-CAP] Logged in\r\n")
+                    else:
+                        c.sendall(tag + b" NO [AUTHENTICATIONFAILED] "
+                                  b"Authentication failed.\r\n")
+                elif cmd == b"AUTHENTICATE":
+                    args = line.rstrip(b"\r\n").split(b" ")
+                    if len(args) > 3:
+                        resp = args[3]
+                    else:
+                        c.sendall(b"+ \r\n")
+                        resp = f.readline().rstrip(b"\r\n")
+                        with self.lock:
+                            self.received.append(resp)
+                    try:
+                        ok = b"\0good" in base64.b64decode(resp)
+                    except ValueError:
+                        ok = False
+                    if ok:
+                        logged_in = True
+                        c.sendall(tag + b" OK [CAPABILITY IMAP4rev1 "
+                                  b"FAKE-CAP] Logged in\r\n")
+                    else:
+                        c.sendall(tag + b" NO [AUTHENTICATIONFAILED] "
+                                  b"Authentication failed.\r\n")
+                else:
+                    c.sendall(tag + b" OK fake " + cmd + b"\r\n")
+        except OSError:
+            pass
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def received_text(self):
+        with self.lock:
+            return b"".join(self.received)
+
+    def saw(self, word):
+        """True when WORD (bytes) reached us, in clear or inside a
+        base64 SASL token."""
+        text = self.received_text()
+        if word in text:
+            return True
+        for tok in re.split(rb"\s+", text):
+            try:
+                if word in base64.b64decode(tok, validate=True):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def close(self):
+        self.stopping = True
+        self.sock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+
+
+# ---------------------------------------------------------------------
+# fixtures
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """The session's Dovecot: plain and imaps on free loopback ports."""
+    users = {"proxytest": SECRET_PW, SPECIAL_USER: SPECIAL_PW}
+    # Dovecot notices passwd-file changes only once a second, so every
+    # user the tests need exists from the start.
+    for i in range(1, USER_POOL + 1):
+        users["user%d" % i] = "pw-%d-Kx93vQ" % i
+    d = dv.Dovecot(users=users)
+    d.start()
+    yield d
+    d.stop()
+
+
+_user_seq = [0]
+
+
+@pytest.fixture
+def user(dovecot):
+    """A fresh mailbox owner: (name, password), empty INBOX."""
+    _user_seq[0] += 1
+    assert _user_seq[0] <= USER_POOL, "raise USER_POOL"
+    name = "user%d" % _user_seq[0]
+    return name, dovecot.users[name]
+
+
+@pytest.fixture
+def user2(user, dovecot):
+    """A second fresh mailbox owner."""
+    _user_seq[0] += 1
+    name = "user%d" % _user_seq[0]
+    return name, dovecot.users[name]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """Certificates: the proxy's two (SNI), and an unrelated one."""
+    d = str(tmp_path_factory.mktemp("pki"))
+    org = certs.make_cert(d, "mail.example.org",
+                          ["mail.example.org", "localhost", "127.0.0.1"],
+                          key_type="ec")
+    net = certs.make_cert(d, "wild.example.net", ["*.example.net"],
+                          key_type="rsa")
+    other = certs.make_cert(d, "unrelated.test", ["unrelated.test"])
+    return {"org": org, "net": net, "other": other}
+
+
+def store_backend(dovecot, **over):
+    """The [backend store] keys pointing at the session Dovecot."""
+    b = {"address": "%s:%d" % (dovecot.host, dovecot.port), "tls": "no",
+         "connect_timeout": "5s"}
+    b.update(over)
+    return b
+
+
+@pytest.fixture
+def make_proxy(tmp_path, dovecot, pki):
+    """make_proxy(backends=None, server=None, global_=None, ...) -> Proxy
+
+    Starts imapproxyd in front of the session Dovecot (or BACKENDS),
+    with both proxy certificates; stops every proxy at teardown."""
+    started = []
+    seq = [0]
+
+    def make(backends=None, listeners=DEFAULT_LISTENERS, server=None,
+             global_=None, certs_=None, start=True, shutdown_timeout=5,
+             extra=""):
+        seq[0] += 1
+        p = Proxy(tmp_path / ("proxy%d" % seq[0]),
+                  backends or {"store": store_backend(dovecot)},
+                  listeners=listeners, server=server, global_=global_,
+                  certs_=certs_ if certs_ is not None
+                  else [pki["org"], pki["net"]], extra=extra)
+        p.shutdown_timeout = shutdown_timeout
+        started.append(p)
+        if start:
+            p.start()
+        return p
+
+    yield make
+    problems = []
+    for p in started:
+        if p.proc is None:
+            continue
+        if p.returncode is None and p.proc.poll() is not None:
+            problems.append("imapproxyd died during the test with status "
+                            "%d\n%s" % (p.proc.returncode, p.diagnostics()))
+            continue
+        try:
+            p.stop()
+        except AssertionError as e:
+            problems.append(str(e))
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+@pytest.fixture
+def proxy(make_proxy):
+    """A proxy with the default listeners in front of Dovecot."""
+    return make_proxy()
+
+
+def login_ok(client, user, pw, tag="L"):
+    """LOGIN with quoted strings; asserts and returns the tagged OK."""
+    _u, tagged = client.cmd("LOGIN %s %s" % (imap_quote(user),
+                                             imap_quote(pw)), tag=tag)
+    assert tagged.startswith(tag + " OK"), tagged
+    return tagged
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
