@@ -100,7 +100,7 @@ void	sess_accept(struct worker *w, struct runtime_server *srv,
 /*
  * Ends the session: stops every watcher, closes both sockets, logs the
  * summary line with reason.  The memory is freed after the current
- * callback (the worker's check watcher), so callers may test s->closed.
+ * callback (the worker's prepare watcher), so callers may test s->closed.
  * Idempotent.
  */
 void	sess_close(struct sess *s, const char *reason);

@@ -32,7 +32,7 @@ struct worker {
 	TAILQ_HEAD(, sess)	 sessions;
 	unsigned int		 nsessions;
 	TAILQ_HEAD(, sess)	 dead;		/* closed, freed by reap */
-	ev_check		 reap;
+	ev_prepare		 reap;
 	struct imap_cmd		*cmd;		/* parser scratch */
 	struct relay_pool	 pool;
 	int			 stopping;

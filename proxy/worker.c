@@ -1,7 +1,8 @@
 /*
  * Worker threads: one libev loop each, with its own listeners and
- * sessions.  Closed sessions are freed by a check watcher, after the
- * callback that closed them has returned.
+ * sessions.  Closed sessions are freed by a prepare watcher, once the
+ * callbacks that might still hold them have returned and before the
+ * loop blocks (so a stopping loop ends as soon as its last one goes).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +16,18 @@
 #include "worker.h"
 
 static void
-worker_reap_cb(struct ev_loop *loop, ev_check *c, int revents)
+worker_reap_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 {
 	struct worker	*w = ev_userdata(loop);
 	struct sess	*s;
 
-	(void)c;
+	(void)p;
 	(void)revents;
 	while ((s = TAILQ_FIRST(&w->dead)) != NULL) {
 		TAILQ_REMOVE(&w->dead, s, entry);
 		sess_free(s);
 	}
-	ev_check_stop(loop, &w->reap);
+	ev_prepare_stop(loop, &w->reap);
 }
 
 static void
@@ -69,7 +70,7 @@ worker_init(struct worker *w, unsigned int id, struct runtime *rt,
 	ev_set_userdata(w->loop, w);
 	ev_async_init(&w->stop_async, worker_stop_cb);
 	ev_async_start(w->loop, &w->stop_async);
-	ev_check_init(&w->reap, worker_reap_cb);
+	ev_prepare_init(&w->reap, worker_reap_cb);
 	for (i = 0; i < conf->nservers; i++)
 		for (j = 0; j < conf->servers[i].nlisten && k < nfds; j++, k++)
 			listener_start(&w->listeners[k], w, &rt->servers[i],
@@ -142,5 +143,5 @@ worker_remove_sess(struct worker *w, struct sess *s)
 	w->nsessions--;
 	TAILQ_INSERT_TAIL(&w->dead, s, entry);
 	if (!ev_is_active(&w->reap))
-		ev_check_start(w->loop, &w->reap);
+		ev_prepare_start(w->loop, &w->reap);
 }

@@ -505,6 +505,8 @@ class FakeBackend:
                               b"AUTH=PLAIN\r\n" + tag + b" OK done\r\n")
                 elif cmd == b"ID":
                     c.sendall(b"* ID NIL\r\n" + tag + b" OK done\r\n")
+                elif cmd == b"STARTTLS":
+                    c.sendall(tag + b" BAD TLS support isn't enabled.\r\n")
                 elif cmd == b"NOOP":
                     c.sendall(tag + b" OK noop\r\n")
                 elif cmd == b"LOGOUT":

@@ -5,6 +5,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 from conftest import login_ok
 import dovecot as dv
 
@@ -118,3 +120,94 @@ def test_shutdown_timeout_with_stuck_client(make_proxy, dovecot, user):
     assert rc == 0, rc
     assert elapsed <= 3 + 1.5, elapsed
     c.close()
+
+
+def test_exits_promptly_once_sessions_are_gone(make_proxy, user):
+    """shutdown_timeout bounds the wait; it is not a fixed delay: once
+    every session has been told BYE and closed, the daemon exits."""
+    name, pw = user
+    p = make_proxy(shutdown_timeout=10)
+    a = p.client("plain")
+    b = p.client("plain")
+    login_ok(b, name, pw)
+    t0 = time.monotonic()
+    p.proc.send_signal(signal.SIGTERM)
+    for c in (a, b):
+        lines, closed = collect_until_closed(c, 5)
+        assert closed and any(l.startswith(BYE) for l in lines), lines
+        c.close()
+    rc = p.stop(timeout=12)
+    elapsed = time.monotonic() - t0
+    assert rc == 0
+    assert elapsed < 2, "exit %.1fs after SIGTERM, sessions all closed" \
+        % elapsed
+
+
+# -- other signals (SPEC.md s.2) -------------------------------------------
+
+def wait_for(pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.skip(reason="live reload is built with the operations issue "
+                  "(SIGHUP is logged as not supported yet)")
+def test_sighup_reloads_without_dropping_sessions(make_proxy, user):
+    name, pw = user
+    p = make_proxy()
+    c = p.client("plain")
+    login_ok(c, name, pw)
+    pre = p.client("plain")
+    text = p.conf.read_text().replace("greeting = IMAP proxy ready",
+                                      "greeting = Reloaded greeting")
+    p.conf.write_text(text)
+    p.proc.send_signal(signal.SIGHUP)
+
+    def new_greeting():
+        n = p.client("plain")
+        n.close()
+        return n.greeting.endswith("] Reloaded greeting")
+    assert wait_for(new_greeting), "new greeting not in force"
+    assert p.alive()
+    _u, t = c.cmd("SELECT INBOX", tag="s")
+    assert t.startswith("s OK"), t
+    assert pre.capabilities()
+    login_ok(pre, name, pw)
+    c.close()
+    pre.close()
+
+
+@pytest.mark.skip(reason="live reload is built with the operations issue "
+                  "(SIGHUP is logged as not supported yet)")
+def test_sighup_with_broken_config_keeps_old(make_proxy):
+    p = make_proxy()
+    good = p.conf.read_text()
+    p.conf.write_text(good.replace("[server default]",
+                                   "[server default]\nbogus_key = 1", 1))
+    p.proc.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    assert p.alive()
+    c = p.client("plain")
+    assert c.greeting.endswith("] IMAP proxy ready"), c.greeting
+    c.close()
+    lineno = [i for i, l in enumerate(p.conf.read_text().splitlines(), 1)
+              if l.startswith("bogus_key")][0]
+    assert wait_for(lambda: "imapproxy.conf:%d:" % lineno in p.log_text()), \
+        p.log_text()[-2000:]
+
+
+def test_sigusr1_reopens_log(make_proxy):
+    p = make_proxy()
+    old = p.log.with_name("proxy.log.1")
+    p.log.rename(old)
+    p.proc.send_signal(signal.SIGUSR1)
+    assert wait_for(p.log.exists), "log not reopened"
+    c = p.client("plain")
+    c.cmd("NOOP")
+    c.close()
+    assert wait_for(lambda: p.log.stat().st_size > 0)
+    assert p.alive()
