@@ -60,7 +60,7 @@
 #define CONF_MAX_DNS		8
 #define CONF_MAX_NETS		256
 /* Buffers kept on a worker's free list for the relay. */
-#define RELAY_POOL_MAX		256
+#define RELAY_POOL_MAX		16
 /* How long a closing session may take to flush its last words. */
 #define SESS_LINGER		5.0
 
