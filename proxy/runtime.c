@@ -1,6 +1,9 @@
 /*
- * Builds the TLS contexts a configuration names, all or nothing.
+ * Builds what a configuration names (TLS contexts, the identity to run
+ * as), all or nothing.
  */
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +73,28 @@ runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
 	return failed ? -1 : 0;
 }
 
+/* user and group must exist, or dropping privileges would fail later. */
+static int
+runtime_check_identity(const struct conf *conf, char *err, size_t errlen)
+{
+	char	msg[1024];
+	int	failed = 0;
+
+	if (conf->user != NULL && getpwnam(conf->user) == NULL) {
+		snprintf(msg, sizeof(msg), "%s:%d: [global] user: no such "
+		    "user \"%s\"", conf->path, conf->line_user, conf->user);
+		runtime_err_append(err, errlen, msg);
+		failed = 1;
+	}
+	if (conf->group != NULL && getgrnam(conf->group) == NULL) {
+		snprintf(msg, sizeof(msg), "%s:%d: [global] group: no such "
+		    "group \"%s\"", conf->path, conf->line_group, conf->group);
+		runtime_err_append(err, errlen, msg);
+		failed = 1;
+	}
+	return failed ? -1 : 0;
+}
+
 struct runtime *
 runtime_new(struct conf *conf, char *err, size_t errlen)
 {
@@ -88,7 +113,8 @@ runtime_new(struct conf *conf, char *err, size_t errlen)
 	if (rt->servers == NULL || rt->backends == NULL)
 		goto nomem;
 	/* Back ends first: servers point at their default back end. */
-	failed = runtime_load_backends(rt, err, errlen);
+	failed = runtime_check_identity(conf, err, errlen);
+	failed |= runtime_load_backends(rt, err, errlen);
 	failed |= runtime_load_servers(rt, err, errlen);
 	if (failed) {
 		runtime_free(&rt);

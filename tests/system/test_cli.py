@@ -1,10 +1,15 @@
 """imapproxyd's command line: -t, -v, exit statuses (SPEC.md section 2)."""
 
+import grp
+import os
+import pwd
 import re
 import socket
 import subprocess
 
-from conftest import HOST, Proxy, daemon_path, store_backend
+import pytest
+
+from conftest import HOST, Proxy, daemon_path, login_ok, store_backend
 import dovecot as dv
 
 
@@ -118,3 +123,48 @@ def test_cannot_bind_exits_2(tmp_path, dovecot, pki):
         s.listen(1)
         r = run("-f", "-c", str(p.conf))
     assert r.returncode == 2, (r.stdout, r.stderr)
+
+
+def proc_ids(pid):
+    """(real uid, real gid) of a process, from /proc."""
+    ids = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("Uid", "Gid"):
+                ids[key] = [int(v) for v in value.split()]
+    return ids["Uid"], ids["Gid"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop from")
+def test_drops_privileges_after_binding(make_proxy, user):
+    """user/group: started as root, the daemon binds, then runs as that
+    user and group (real, effective and saved ids) and still serves."""
+    nobody = pwd.getpwnam("nobody")
+    nogroup = grp.getgrgid(nobody.pw_gid)
+    p = make_proxy(global_={"user": "nobody", "group": nogroup.gr_name})
+    uids, gids = proc_ids(p.pid)
+    assert uids[:3] == [nobody.pw_uid] * 3, uids
+    assert gids[:3] == [nogroup.gr_gid] * 3, gids
+    name, pw = user
+    c = p.client("plain")
+    login_ok(c, name, pw)
+    c.close()
+
+
+def test_unknown_user_or_group_is_a_config_error(tmp_path, dovecot, pki):
+    """-t and startup refuse a user or group that does not exist, with
+    FILE:LINE, before binding anything."""
+    p = good_config(tmp_path, dovecot, pki)
+    text = p.conf.read_text().replace(
+        "[global]", "[global]\nuser = no-such-user-x\ngroup = no-such-grp-x", 1)
+    p.conf.write_text(text)
+    lines = text.splitlines()
+    uline = lines.index("user = no-such-user-x") + 1
+    for args in (["-t"], ["-f"]):
+        r = run(*args, "-c", str(p.conf))
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert '%s:%d: [global] user: no such user "no-such-user-x"' % (
+            p.conf, uline) in r.stderr, r.stderr
+        assert '%s:%d: [global] group: no such group "no-such-grp-x"' % (
+            p.conf, uline + 1) in r.stderr, r.stderr
