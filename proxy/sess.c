@@ -390,6 +390,8 @@ sess_input_step(struct sess *s, struct imap_cmd *cmd)
 			return 0;
 		}
 		preauth_sasl_line(s, pa->in, linelen);
+		if (s->closed)
+			return 0;
 		sess_consume(s, used);
 		return 1;
 	}
