@@ -37,10 +37,12 @@ int	relay_start(struct sess *s, const char *to_client, size_t nclient,
 void	relay_client_io(struct sess *s, int revents);
 void	relay_backend_io(struct sess *s, int revents);
 /*
- * Queues a last line for the client after what is in flight, stops
+ * Queues a last line (prefix, text, CRLF) for the client after what is
+ * in flight (a line that would not fit is dropped), stops
  * reading both sides; the session closes once it is written.
  */
-void	relay_last_words(struct sess *s, const char *line);
+void	relay_last_words(struct sess *s, const char *prefix,
+	    const char *text);
 /* Writes what is queued for the client; 1 when all is out, 0, or -1. */
 int	relay_flush_client(struct sess *s);
 /* Returns both buffers to the pool. */

@@ -113,7 +113,13 @@ void	sess_close_after(struct sess *s, const char *reason);
 void	sess_starttls(struct sess *s);
 /* Frees a session sess_close() has ended (the worker calls it). */
 void	sess_free(struct sess *s);
-/* Tells the client "* BYE Server shutting down" and closes. */
+/*
+ * Ends the session with "* BYE why" where a line can still go out (not
+ * during a handshake; after what is in flight when relaying); reason is
+ * for the log.  May close at once; check s->closed.
+ */
+void	sess_bye(struct sess *s, const char *why, const char *reason);
+/* sess_bye() with "Server shutting down". */
 void	sess_shutdown(struct sess *s);
 void	sess_set_state(struct sess *s, enum sess_state next);
 /* Recomputes the client watcher's events for the current state. */

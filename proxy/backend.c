@@ -21,6 +21,7 @@
 #include "addr.h"
 #include "backend.h"
 #include "conf.h"
+#include "container_of.h"
 #include "imap.h"
 #include "log.h"
 #include "runtime.h"
@@ -28,9 +29,6 @@
 #include "sess.h"
 #include "tls.h"
 #include "worker.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* Our own tags towards the back end; the login itself uses the client's. */
 #define BACKEND_TAG_STARTTLS	"P1"

@@ -13,13 +13,11 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "container_of.h"
 #include "listener.h"
 #include "log.h"
 #include "sess.h"
 #include "worker.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* accept() calls per readiness event, so one listener cannot starve. */
 #define LISTENER_ACCEPT_BATCH	64

@@ -7,6 +7,7 @@
  * buffer goes back to the worker's pool as soon as it is empty, so an
  * idle session holds none.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,15 +263,17 @@ relay_start(struct sess *s, const char *to_client, size_t nclient,
 }
 
 void
-relay_last_words(struct sess *s, const char *line)
+relay_last_words(struct sess *s, const char *prefix, const char *text)
 {
-	size_t	len = strlen(line);
+	char	line[SESS_MAX_REPLY];
+	int	n;
 
 	s->relay.client_eof = s->relay.backend_eof = 1;
 	ev_io_stop(s->w->loop, &s->bio);
 	relay_buf_put(s->w, &s->relay.up);
-	if (relay_queue(s, &s->relay.down, line, len) == 0)
-		(void)relay_queue(s, &s->relay.down, "\r\n", 2);
+	n = snprintf(line, sizeof(line), "%s%s\r\n", prefix, text);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)relay_queue(s, &s->relay.down, line, (size_t)n);
 }
 
 int

@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "backend.h"
 #include "conf.h"
+#include "container_of.h"
 #include "imap.h"
 #include "log.h"
 #include "preauth.h"
@@ -30,9 +31,6 @@
 #include "sess.h"
 #include "tls.h"
 #include "worker.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 static atomic_uint	sess_alive;
 static atomic_ullong	sess_serial;
@@ -555,13 +553,7 @@ sess_idle_check(struct sess *s)
 		ev_timer_start(s->w->loop, &s->timer);
 		return;
 	}
-	relay_last_words(s, "* BYE Idle timeout");
-	sess_set_state(s, SESS_CLOSING);
-	s->close_reason = "idle timeout";
-	ev_timer_set(&s->timer, SESS_LINGER, 0.);
-	ev_timer_start(s->w->loop, &s->timer);
-	if (relay_flush_client(s) == 1)
-		sess_close(s, s->close_reason);
+	sess_bye(s, "Idle timeout", "idle timeout");
 }
 
 static void
@@ -573,15 +565,11 @@ sess_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	switch (s->state) {
 	case SESS_TLS:
-		sess_close(s, "login timeout");
-		break;
 	case SESS_PREAUTH:
 	case SESS_SASL:
 	case SESS_CONNECT:
 	case SESS_LOGIN:
-		backend_link_free(s);
-		(void)sess_reply(s, "* BYE Login timeout");
-		sess_close_after(s, "login timeout");
+		sess_bye(s, "Login timeout", "login timeout");
 		break;
 	case SESS_RELAY:
 		sess_idle_check(s);
@@ -662,11 +650,11 @@ sess_login_unavailable(struct sess *s, const char *why)
 }
 
 void
-sess_shutdown(struct sess *s)
+sess_bye(struct sess *s, const char *why, const char *reason)
 {
 	switch (s->state) {
 	case SESS_TLS:
-		sess_close(s, "shutdown");
+		sess_close(s, reason);	/* no line can go out mid-handshake */
 		break;
 	case SESS_PREAUTH:
 	case SESS_SASL:
@@ -674,22 +662,28 @@ sess_shutdown(struct sess *s)
 	case SESS_LOGIN:
 		backend_link_free(s);
 		s->starttls_pending = 0;
-		(void)sess_reply(s, "* BYE Server shutting down");
-		sess_close_after(s, "shutdown");
+		(void)sess_reply(s, "* BYE %s", why);
+		sess_close_after(s, reason);
 		break;
 	case SESS_RELAY:
-		relay_last_words(s, "* BYE Server shutting down");
+		relay_last_words(s, "* BYE ", why);
 		sess_set_state(s, SESS_CLOSING);
-		s->close_reason = "shutdown";
+		s->close_reason = reason;
 		ev_timer_stop(s->w->loop, &s->timer);
 		ev_timer_set(&s->timer, SESS_LINGER, 0.);
 		ev_timer_start(s->w->loop, &s->timer);
 		if (relay_flush_client(s) == 1)
-			sess_close(s, s->close_reason);
+			sess_close(s, reason);
 		break;
 	case SESS_CLOSING:
 		break;
 	}
+}
+
+void
+sess_shutdown(struct sess *s)
+{
+	sess_bye(s, "Server shutting down", "shutdown");
 }
 
 void
