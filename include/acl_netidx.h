@@ -1,0 +1,38 @@
+/*
+ * The compiled form of a run of address rules: disjoint, sorted address
+ * ranges, each mapped to the first rule (lowest index) whose ip or net
+ * covers it, so a lookup costs O(log n) whatever the number of rules
+ * while first-match order stays exact.  Part of libacl.
+ */
+#ifndef ACL_NETIDX_H
+#define ACL_NETIDX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct acl_netidx;
+
+struct acl_net_entry {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned char	 addr[16];	/* network order, host bits zero */
+	int		 prefix;	/* 0-32 or 0-128; full length = ip */
+	uint32_t	 rule;		/* rule index; lower wins */
+};
+
+/*
+ * Builds the index of n entries (copied; the caller keeps entries).
+ * Returns NULL when out of memory.  n may be 0.
+ */
+struct acl_netidx *acl_netidx_build(const struct acl_net_entry *entries,
+		    size_t n);
+void		 acl_netidx_free(struct acl_netidx **idxp);
+/*
+ * The lowest rule index whose entry covers addr, or -1.  IPv4 entries
+ * match only IPv4 lookups and IPv6 only IPv6.
+ */
+int64_t		 acl_netidx_lookup(const struct acl_netidx *idx, int family,
+		    const unsigned char *addr);
+/* Bytes the index holds, for the benchmark. */
+size_t		 acl_netidx_memory(const struct acl_netidx *idx);
+
+#endif
