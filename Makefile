@@ -35,7 +35,8 @@ UNITBIN	:= $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 # Packages a fresh Debian 12 needs to build, test and run the demo.
 DEB_PKGS := gcc make pkg-config libssl-dev libev-dev libinih-dev \
 	    libmaxminddb-dev libc-ares-dev libcmocka-dev openssl curl \
-	    dovecot-imapd python3 python3-pytest isync procps
+	    dovecot-imapd python3 python3-pytest isync procps \
+	    dnsmasq-base libmaxmind-db-writer-perl
 
 .PHONY: all deps check check-unit check-system demo install clean lint format
 
