@@ -21,10 +21,13 @@ struct acl_net_entry {
 
 /*
  * Builds the index of n entries (copied; the caller keeps entries).
- * Returns NULL when out of memory.  n may be 0.
+ * Returns NULL when out of memory, or with errno EINVAL when an entry
+ * has another family or a prefix out of range.  n may be 0.  Host bits
+ * set in addr are ignored.
  */
 struct acl_netidx *acl_netidx_build(const struct acl_net_entry *entries,
 		    size_t n);
+/* Frees *idxp, which may be NULL, and sets it to NULL. */
 void		 acl_netidx_free(struct acl_netidx **idxp);
 /*
  * The lowest rule index whose entry covers addr, or -1.  IPv4 entries

@@ -64,4 +64,22 @@
 /* How long a closing session may take to flush its last words. */
 #define SESS_LINGER		5.0
 
+/* One ACL line: a rule with a few hundred comma alternatives fits; longer
+ * is a broken or binary file, and the parser's scratch space stays fixed. */
+#define ACL_MAX_LINE		8192
+/* Selectors ANDed on one ACL rule; real rules use one to three. */
+#define ACL_MAX_SELECTORS	32
+/* Nested ACL includes: a top file, per-team files and their lists are
+ * three levels; the bound also stops runaway recursion. */
+#define ACL_MAX_DEPTH		16
+/* ACL files opened by one load, so includes repeated in a diamond
+ * cannot multiply the work exponentially. */
+#define ACL_MAX_FILES		1024
+/* Rules of one ACL: ten times the 100,000-line blocklists operators
+ * load, about 100 bytes each plus their compiled index. */
+#define ACL_MAX_RULES		1000000
+/* One ACL message: a path, the offending value (at most a line) and,
+ * for a cycle, the include chain; longer ones are cut. */
+#define ACL_MAX_MSG		16384
+
 #endif

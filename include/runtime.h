@@ -7,11 +7,14 @@
 #ifndef RUNTIME_H
 #define RUNTIME_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 struct conf;
 struct conf_server;
 struct conf_backend;
+struct acl;
+struct geo;
 
 struct runtime_backend {
 	const struct conf_backend	*conf;
@@ -22,10 +25,16 @@ struct runtime_server {
 	const struct conf_server	*conf;
 	struct tls_server		*tls;	/* NULL without tls_cert */
 	struct runtime_backend		*backend; /* default_backend */
+	struct acl			*acl;	/* NULL: everyone allowed */
+	int				 acl_needs; /* ACL_NEEDS_* */
+	atomic_ulong			*acl_denies; /* per rule index */
+	atomic_ulong			 acl_default_denies;
 };
 
 struct runtime {
 	struct conf			*conf;
+	struct geo			*geo;	/* geoip_db files */
+	int				 needs;	/* ACL_NEEDS_* of all servers */
 	struct runtime_server		*servers;
 	size_t				 nservers;
 	struct runtime_backend		*backends;
@@ -33,7 +42,8 @@ struct runtime {
 };
 
 /*
- * Loads every certificate and CA the configuration names.  Takes
+ * Loads every certificate, CA, ACL file and GeoIP database the
+ * configuration names.  Takes
  * ownership of conf, also on failure.  Returns NULL with FILE:LINE
  * messages in err when a file cannot be used.
  */

@@ -26,8 +26,10 @@ struct runtime_server;
 struct runtime_backend;
 struct conf_listen;
 struct backend_link;
+struct dns_query;
 
 enum sess_state {
+	SESS_LOOKUP,	/* reverse DNS for the access rules */
 	SESS_TLS,	/* front-end handshake (implicit TLS or STARTTLS) */
 	SESS_PREAUTH,	/* CAPABILITY ID NOOP STARTTLS LOGIN AUTHENTICATE */
 	SESS_SASL,	/* waiting for a continuation line */
@@ -60,6 +62,8 @@ struct sess_preauth {
 	enum sess_sasl_step	 sasl_step;
 	int			 plain_login;	/* LOGIN, not AUTHENTICATE */
 	struct sasl_creds	 creds;		/* wiped once sent */
+	char			 domain[256];	/* confirmed reverse name */
+	uint32_t		 asn;		/* 0: unknown */
 };
 
 struct sess {
@@ -82,6 +86,8 @@ struct sess {
 	ev_tstamp		 last_active;	/* relay: for idle_timeout */
 	struct sess_preauth	*pa;		/* NULL once relaying */
 	struct backend_link	*link;		/* back-end login in progress */
+	struct dns_query	*dnsq;		/* reverse DNS in progress */
+	char			 country[3];	/* ISO code, "" unknown */
 	struct relay		 relay;
 	uint64_t		 bytes_in;	/* from the client */
 	uint64_t		 bytes_out;	/* to the client */
@@ -90,9 +96,15 @@ struct sess {
 	unsigned int		 starttls_done : 1;
 	unsigned int		 starttls_pending : 1; /* OK not yet out */
 	unsigned int		 closed : 1;	/* freed after the callback */
+	unsigned int		 acl_refused : 1; /* BYE instead of greeting */
 	const char		*close_reason;
 };
 
+/*
+ * The facts for the access rules are in: refuse, or start TLS or the
+ * greeting.  May close the session; check s->closed.
+ */
+void	sess_start(struct sess *s);
 /* Takes the accepted fd; the session registers itself with w. */
 void	sess_accept(struct worker *w, struct runtime_server *srv,
 	    const struct conf_listen *listen, int fd,

@@ -18,6 +18,7 @@ struct runtime;
 struct listener;
 struct imap_cmd;
 struct sess;
+struct dns;
 
 struct worker {
 	unsigned int		 id;
@@ -35,6 +36,7 @@ struct worker {
 	ev_prepare		 reap;
 	struct imap_cmd		*cmd;		/* parser scratch */
 	struct relay_pool	 pool;
+	struct dns		*dns;		/* NULL: no rule uses domain */
 	int			 stopping;
 	int			 started;	/* thread running */
 	volatile int		 done;		/* its loop has ended */
@@ -43,10 +45,10 @@ struct worker {
 /*
  * Prepares w with one listener per fd (fds[i] serves the i-th listen
  * entry in configuration order; ownership of the fds passes to w).
- * Returns 0 or -1.
+ * Returns 0, or -1 with a message in err.
  */
 int	worker_init(struct worker *w, unsigned int id, struct runtime *rt,
-	    const int *fds, size_t nfds);
+	    const int *fds, size_t nfds, char *err, size_t errlen);
 /* Starts the thread; returns 0 or -1. */
 int	worker_start(struct worker *w, struct ev_loop *main_loop,
 	    ev_async *done_async);

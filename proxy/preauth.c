@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "access.h"
 #include "backend.h"
 #include "conf.h"
 #include "imap.h"
@@ -174,11 +175,20 @@ preauth_copy_arg(char *dst, size_t dstlen, const struct imap_arg *a)
 	return 0;
 }
 
+/* Credentials are in: the access rules decide, then the back end. */
 static void
 preauth_begin_login(struct sess *s, const char *tag)
 {
 	if (tag != s->pa->tag)
 		snprintf(s->pa->tag, sizeof(s->pa->tag), "%s", tag);
+	if (access_login(s) == -1) {
+		sasl_creds_wipe(&s->pa->creds);
+		if (s->state == SESS_SASL)
+			sess_set_state(s, SESS_PREAUTH);
+		(void)sess_reply(s, "%s NO [AUTHENTICATIONFAILED] "
+		    "Authentication failed.", s->pa->tag);
+		return;
+	}
 	backend_start(s);
 }
 

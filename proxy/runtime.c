@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
+#include "bounds.h"
 #include "conf.h"
+#include "geo.h"
 #include "runtime.h"
 #include "tls.h"
 
@@ -22,6 +25,65 @@ runtime_err_append(char *err, size_t errlen, const char *msg)
 		err[used++] = '\n';
 	if (used < errlen)
 		(void)snprintf(err + used, errlen - used, "%s", msg);
+}
+
+static int
+runtime_open_geo(struct runtime *rt, char *err, size_t errlen)
+{
+	char	msg[4096];
+
+	msg[0] = '\0';
+	if ((rt->geo = geo_open(rt->conf, msg, sizeof(msg))) == NULL) {
+		runtime_err_append(err, errlen, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads a server's ACL file and checks the data it needs exist. */
+static int
+runtime_load_acl(struct runtime *rt, struct runtime_server *rs, char *err,
+    size_t errlen)
+{
+	const struct conf_server	*srv = rs->conf;
+	const struct conf		*conf = rt->conf;
+	char				 msg[CONF_MAX_ERRTEXT / 4];
+	int				 flags = 0, failed = 0;
+
+	if (srv->acl == NULL)
+		return 0;
+	if (srv->username_case == CONF_USERNAME_LOWER)
+		flags |= ACL_LOAD_LOWER_USERS;
+	msg[0] = '\0';
+	if ((rs->acl = acl_load(srv->acl, flags, msg, sizeof(msg))) == NULL) {
+		runtime_err_append(err, errlen, msg);
+		return -1;
+	}
+	rs->acl_needs = acl_needs(rs->acl);
+	rt->needs |= rs->acl_needs;
+	if (rt->geo == NULL)
+		return -1;	/* already reported */
+	if ((rs->acl_needs & ACL_NEEDS_COUNTRY) && !geo_has_country(rt->geo)) {
+		snprintf(msg, sizeof(msg), "%s:%d: [server %s] acl: %s uses "
+		    "country, but no geoip_db has country data", conf->path,
+		    srv->line_acl, srv->name, srv->acl);
+		runtime_err_append(err, errlen, msg);
+		failed = 1;
+	}
+	if ((rs->acl_needs & ACL_NEEDS_ASN) && !geo_has_asn(rt->geo)) {
+		snprintf(msg, sizeof(msg), "%s:%d: [server %s] acl: %s uses "
+		    "asn, but no geoip_db has ASN data", conf->path,
+		    srv->line_acl, srv->name, srv->acl);
+		runtime_err_append(err, errlen, msg);
+		failed = 1;
+	}
+	rs->acl_denies = calloc(acl_nrules(rs->acl) + 1,
+	    sizeof(*rs->acl_denies));
+	if (rs->acl_denies == NULL) {
+		runtime_err_append(err, errlen, "out of memory");
+		failed = 1;
+	}
+	return failed ? -1 : 0;
 }
 
 static int
@@ -45,6 +107,8 @@ runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
 		for (j = 0; j < conf->nbackends; j++)
 			if (&conf->backends[j] == rs->conf->backend)
 				rs->backend = &rt->backends[j];
+		if (runtime_load_acl(rt, rs, err, errlen) == -1)
+			failed = 1;
 	}
 	return failed ? -1 : 0;
 }
@@ -114,6 +178,7 @@ runtime_new(struct conf *conf, char *err, size_t errlen)
 		goto nomem;
 	/* Back ends first: servers point at their default back end. */
 	failed = runtime_check_identity(conf, err, errlen);
+	failed |= runtime_open_geo(rt, err, errlen);
 	failed |= runtime_load_backends(rt, err, errlen);
 	failed |= runtime_load_servers(rt, err, errlen);
 	if (failed) {
@@ -138,8 +203,12 @@ runtime_free(struct runtime **rtp)
 
 	if (rt == NULL)
 		return;
-	for (i = 0; rt->servers != NULL && i < rt->nservers; i++)
+	for (i = 0; rt->servers != NULL && i < rt->nservers; i++) {
 		tls_server_free(&rt->servers[i].tls);
+		acl_free(&rt->servers[i].acl);
+		free(rt->servers[i].acl_denies);
+	}
+	geo_free(&rt->geo);
 	for (i = 0; rt->backends != NULL && i < rt->nbackends; i++)
 		tls_client_free(&rt->backends[i].tls);
 	free(rt->servers);

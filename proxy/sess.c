@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "access.h"
 #include "addr.h"
 #include "backend.h"
 #include "conf.h"
@@ -36,7 +37,7 @@ static atomic_uint	sess_alive;
 static atomic_ullong	sess_serial;
 
 static const char *const sess_state_names[] = {
-	[SESS_TLS] = "tls", [SESS_PREAUTH] = "preauth", [SESS_SASL] = "sasl",
+	[SESS_LOOKUP] = "lookup", [SESS_TLS] = "tls", [SESS_PREAUTH] = "preauth", [SESS_SASL] = "sasl",
 	[SESS_CONNECT] = "connect", [SESS_LOGIN] = "login",
 	[SESS_RELAY] = "relay", [SESS_CLOSING] = "closing"
 };
@@ -44,6 +45,7 @@ static const char *const sess_state_names[] = {
 #define S(x)	(1u << (x))
 /* The states each state may move to. */
 static const unsigned int sess_next[] = {
+	[SESS_LOOKUP] = S(SESS_TLS) | S(SESS_PREAUTH) | S(SESS_CLOSING),
 	[SESS_TLS] = S(SESS_PREAUTH) | S(SESS_CLOSING),
 	[SESS_PREAUTH] = S(SESS_TLS) | S(SESS_SASL) | S(SESS_CONNECT) |
 	    S(SESS_CLOSING),
@@ -115,6 +117,8 @@ sess_update_events(struct sess *s)
 	int		 ev = 0;
 
 	switch (s->state) {
+	case SESS_LOOKUP:
+		break;
 	case SESS_TLS:
 		ev = c->rd_on;
 		break;
@@ -260,7 +264,7 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 	s->srv = srv;
 	s->listen = listen;
 	s->be = srv->backend;
-	s->state = SESS_PREAUTH;
+	s->state = SESS_LOOKUP;
 	s->started = s->last_active = ev_now(w->loop);
 	sess_make_id(s);
 	memcpy(&s->peer, peer, peerlen < sizeof(s->peer) ? peerlen :
@@ -276,14 +280,34 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 	worker_add_sess(w, s);
 	log_debug("sess=%s client=%s accepted on %s", s->id, s->client,
 	    listen->name);
-	if (listen->flags & CONF_LISTEN_TLS) {
-		s->state = SESS_PREAUTH;
-		sess_begin_tls(s);
+	access_connect(s);
+}
+
+/* Greets the client, or tells it it is refused. */
+static void
+sess_greet(struct sess *s)
+{
+	if (s->acl_refused) {
+		(void)sess_reply(s, "* BYE Access denied");
+		sess_close_after(s, "access denied");
 		return;
 	}
 	preauth_greeting(s);
 	if (sess_flush(s) == 0)
-		sess_update_events(s);
+		sess_input(s);
+}
+
+void
+sess_start(struct sess *s)
+{
+	s->acl_refused = access_refused_at_connect(s);
+	/* Over implicit TLS even a refusal is said after the handshake. */
+	if (s->listen->flags & CONF_LISTEN_TLS) {
+		sess_begin_tls(s);
+		return;
+	}
+	sess_set_state(s, SESS_PREAUTH);
+	sess_greet(s);
 }
 
 void
@@ -320,8 +344,10 @@ sess_handshake(struct sess *s)
 	log_debug("sess=%s client=%s %s established", s->id, s->client,
 	    tls_version(s->cconn.ssl));
 	sess_set_state(s, SESS_PREAUTH);
-	if (!s->starttls_done)
-		preauth_greeting(s);
+	if (!s->starttls_done) {
+		sess_greet(s);
+		return;
+	}
 	if (sess_flush(s) == 0)
 		sess_input(s);
 }
@@ -479,6 +505,9 @@ sess_client_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 	(void)loop;
 	switch (s->state) {
+	case SESS_LOOKUP:
+		sess_update_events(s);	/* nothing to read yet */
+		break;
 	case SESS_TLS:
 		sess_handshake(s);
 		break;
@@ -564,6 +593,7 @@ sess_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	switch (s->state) {
+	case SESS_LOOKUP:
 	case SESS_TLS:
 	case SESS_PREAUTH:
 	case SESS_SASL:
@@ -653,6 +683,7 @@ void
 sess_bye(struct sess *s, const char *why, const char *reason)
 {
 	switch (s->state) {
+	case SESS_LOOKUP:
 	case SESS_TLS:
 		sess_close(s, reason);	/* no line can go out mid-handshake */
 		break;
@@ -704,6 +735,7 @@ sess_close(struct sess *s, const char *reason)
 	ev_io_stop(loop, &s->cio);
 	ev_io_stop(loop, &s->bio);
 	ev_timer_stop(loop, &s->timer);
+	access_cancel(s);
 	backend_link_free(s);
 	relay_stop(s);
 	conn_close(&s->bconn);

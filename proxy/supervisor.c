@@ -182,14 +182,17 @@ static int
 supervisor_start_workers(struct supervisor *sv)
 {
 	sigset_t	all, old;
+	char		 err[512];
 	size_t		 i;
 	int		 failed = 0;
 
+	err[0] = '\0';
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 0; i < sv->nworkers && !failed; i++) {
 		if (worker_init(&sv->workers[i], (unsigned int)i, sv->rt,
-		    sv->fds + i * sv->nlisten, sv->nlisten) == -1 ||
+		    sv->fds + i * sv->nlisten, sv->nlisten, err,
+		    sizeof(err)) == -1 ||
 		    worker_start(&sv->workers[i], sv->loop,
 		    &sv->worker_done) == -1)
 			failed = 1;
@@ -198,6 +201,9 @@ supervisor_start_workers(struct supervisor *sv)
 			    sv->nlisten * sizeof(int));
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (failed)
+		log_error("worker %zu: %s", i - 1, err[0] != '\0' ? err :
+		    "cannot start");
 	return failed ? -1 : 0;
 }
 

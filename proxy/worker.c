@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "conf.h"
+#include "dns.h"
 #include "imap.h"
 #include "listener.h"
 #include "log.h"
@@ -47,11 +49,13 @@ worker_stop_cb(struct ev_loop *loop, ev_async *a, int revents)
 		next = TAILQ_NEXT(s, entry);
 		sess_shutdown(s);
 	}
+	/* Sessions waiting on DNS are gone; its watchers must not hold the loop. */
+	dns_free(&w->dns);
 }
 
 int
 worker_init(struct worker *w, unsigned int id, struct runtime *rt,
-    const int *fds, size_t nfds)
+    const int *fds, size_t nfds, char *err, size_t errlen)
 {
 	const struct conf	*conf = rt->conf;
 	size_t			 i, j, k = 0;
@@ -71,6 +75,11 @@ worker_init(struct worker *w, unsigned int id, struct runtime *rt,
 	ev_async_init(&w->stop_async, worker_stop_cb);
 	ev_async_start(w->loop, &w->stop_async);
 	ev_prepare_init(&w->reap, worker_reap_cb);
+	if ((rt->needs & ACL_NEEDS_DOMAIN) && (w->dns = dns_new(w->loop,
+	    conf, err, errlen)) == NULL) {
+		worker_cleanup(w);
+		return -1;
+	}
 	for (i = 0; i < conf->nservers; i++)
 		for (j = 0; j < conf->servers[i].nlisten && k < nfds; j++, k++)
 			listener_start(&w->listeners[k], w, &rt->servers[i],
@@ -124,6 +133,7 @@ worker_cleanup(struct worker *w)
 	free(w->cmd);
 	w->cmd = NULL;
 	relay_pool_free(&w->pool);
+	dns_free(&w->dns);
 	if (w->loop != NULL)
 		ev_loop_destroy(w->loop);
 	w->loop = NULL;
