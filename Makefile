@@ -97,6 +97,15 @@ demo: deps
 	$(MAKE) all
 	$(PYTHON) tests/demo.py
 
+# The ACL benchmark (contrib/bench/acl_bench.c, issue 4): load and
+# decision times at 10, 1,000 and 100,000 rules.  Not part of all or check.
+.PHONY: bench-acl
+bench-acl: $(B)/acl_bench
+	$(B)/acl_bench
+
+$(B)/acl_bench: contrib/bench/acl_bench.c $(B)/libacl.a
+	$(CC) $(ALL_CFLAGS) -Iacl -o $@ $< $(B)/libacl.a
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/imapproxy
 	install -m 755 $(B)/imapproxyd $(B)/imapproxyctl $(DESTDIR)$(PREFIX)/sbin/

@@ -52,6 +52,7 @@ struct acl_client {
  */
 struct acl	*acl_load(const char *path, int flags, char *err,
 		    size_t errlen);
+/* Frees *aclp (NULL is fine) and sets it to NULL. */
 void		 acl_free(struct acl **aclp);
 /* ACL_NEEDS_* bits of the rules in force. */
 int		 acl_needs(const struct acl *acl);
@@ -62,7 +63,8 @@ enum acl_action	 acl_default(const struct acl *acl);
  * Decides for client: the first rule that matches, else the default.
  * With client->user NULL the answer is ACL_VERDICT_UNKNOWN unless every
  * possible user gets the same outcome.  *rule_r is the deciding rule,
- * NULL when the default decided (or the verdict is unknown).
+ * NULL when the default decided (or the verdict is unknown); rule_r
+ * may be NULL.  acl is never modified: threads may share it.
  */
 enum acl_verdict acl_eval(const struct acl *acl,
 		    const struct acl_client *client,
@@ -78,6 +80,8 @@ int		 acl_rule_line(const struct acl_rule *rule);
 const char	*acl_rule_text(const struct acl_rule *rule);
 /* 0 .. acl_nrules() - 1, in file order: an index for counters. */
 size_t		 acl_rule_index(const struct acl_rule *rule);
+/* Rule i (0 .. acl_nrules() - 1) in file order, NULL past the end. */
+const struct acl_rule *acl_rule_at(const struct acl *acl, size_t i);
 
 /*
  * Fills client->family and client->addr from sa; an IPv4-mapped IPv6

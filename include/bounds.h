@@ -82,4 +82,23 @@
  * for a cycle, the include chain; longer ones are cut. */
 #define ACL_MAX_MSG		16384
 
+/* Reverse DNS answers cached per worker: 10,000 clients' worth, a few
+ * hundred bytes each; past it the oldest entry goes. */
+#define DNS_CACHE_MAX		10000
+/* PTR names of one address checked forward (RFC 1912 s.2.1 wants one;
+ * more is a misconfigured zone or an attempt to fan out our queries). */
+#define DNS_MAX_PTR		4
+/* Addresses of one A/AAAA answer compared with the client's; a 512-byte
+ * UDP answer holds about 30 A records. */
+#define DNS_MAX_ADDRS		64
+/* Cache lifetimes in seconds: TTLs are clamped to [MIN, MAX] so that a
+ * TTL of 0 cannot make every connection a lookup, nor a huge one pin an
+ * answer; NEGATIVE for NXDOMAIN or no record when no SOA says (RFC 2308);
+ * TEMPFAIL for timeouts and SERVFAIL, so a broken zone is not asked
+ * again for each connection yet recovers soon. */
+#define DNS_TTL_MIN		2
+#define DNS_TTL_MAX		86400
+#define DNS_TTL_NEGATIVE	60
+#define DNS_TTL_TEMPFAIL	5
+
 #endif

@@ -44,5 +44,23 @@ struct dns_query *dns_lookup(struct dns *dns, const struct sockaddr *sa,
 		    dns_cb *cb, void *arg);
 /* The callback of q will not be called; q is freed.  Accepts NULL. */
 void		 dns_cancel(struct dns_query *q);
+/*
+ * More on the above: on success why is NULL.  q is no longer the
+ * caller's once its callback has been called (dns_cancel() on it from
+ * inside that callback is a harmless no-op).  A cancelled query's memory
+ * lives on, invisibly, until c-ares lets go of it (at most a few times
+ * dns_timeout, or dns_free()).  A callback may start and cancel lookups
+ * but must not call dns_free().  dns_new() reads /etc/resolv.conf (c-ares
+ * does, even with dns_servers): call it at startup, not from a callback.
+ */
+
+/* Entries in the cache of dns: for tests and statistics. */
+size_t		 dns_cache_count(const struct dns *dns);
+/*
+ * For tests: seconds until the cached answer for sa expires (TTL after
+ * clamping, less the time since), or -1 when none is cached.
+ */
+double		 dns_cache_ttl(struct dns *dns,
+		    const struct sockaddr *sa);
 
 #endif

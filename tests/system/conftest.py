@@ -12,10 +12,12 @@ live here too; the tests import them with `from conftest import ...`.
 import base64
 import hashlib
 import imaplib
+import os
 import re
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -38,6 +40,12 @@ USER_POOL = 400
 # A user whose password needs quoting: space, quote, backslash, braces.
 SPECIAL_USER = "special.user"
 SPECIAL_PW = 'Sp "q\\ {1}x%*'
+# Users the access-control tests name in their rules (tests/system/
+# test_acl*.py): real Dovecot accounts, so that a login the proxy should
+# have refused would succeed if it reached the back end.
+ACL_USERS = dict((u, "acl-pw-%d-Qm4z" % i) for i, u in enumerate((
+    "svc-loader", "alice", "bob", "bob@example.org", "carol@partner.test",
+    "mallory", "trent", "acl-marker")))
 
 
 # ---------------------------------------------------------------------
@@ -591,6 +599,7 @@ def dovecot():
     # user the tests need exists from the start.
     for i in range(1, USER_POOL + 1):
         users["user%d" % i] = "pw-%d-Kx93vQ" % i
+    users.update(ACL_USERS)
     d = dv.Dovecot(users=users)
     d.start()
     yield d
@@ -695,3 +704,262 @@ def login_ok(client, user, pw, tag="L"):
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------
+# DNS for the access-control tests: a real dnsmasq, and a mute server
+
+DNSMASQ = "/usr/sbin/dnsmasq"
+
+# The loopback clients the `domain` tests connect from, and their names.
+DNS_GOOD = ("127.0.0.21", "good.corp.test")        # PTR and A agree
+DNS_SPOOF = ("127.0.0.22", "spoof.corp.test")      # A is 127.0.0.99
+DNS_DIALUP = ("127.0.0.23", "dial1.dialup.example.test")
+DNS_NOPTR = "127.0.0.24"                           # no PTR at all
+DNS_BARE = ("127.0.0.25", "dialup.example.test")   # the bare suffix
+DNS_V6 = ("::1", "six.corp.test")                  # ip6.arpa
+
+
+def free_udp_port(host=HOST):
+    """A UDP port nobody is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def dns_query(server, port, name, qtype, timeout=2.0):
+    """One query over UDP: (rcode, [(type, value, ttl)]).
+
+    QTYPE is "A", "AAAA" or "PTR"; a hand-made packet, so the check
+    does not depend on the system resolver or on dig."""
+    qt = {"A": 1, "PTR": 12, "AAAA": 28}[qtype]
+    qid = int.from_bytes(os.urandom(2), "big")
+    pkt = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        pkt += bytes([len(label)]) + label.encode()
+    pkt += b"\0" + struct.pack(">HH", qt, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(pkt, (server, port))
+        data, _ = s.recvfrom(4096)
+    rid, flags, qdcount, ancount, _ns, _ar = struct.unpack(">HHHHHH",
+                                                           data[:12])
+    assert rid == qid, "answer to another query"
+
+    def read_name(off):
+        labels = []
+        while True:
+            n = data[off]
+            if n & 0xC0 == 0xC0:
+                ptr = struct.unpack(">H", data[off:off + 2])[0] & 0x3FFF
+                rest = read_name(ptr)[0]
+                return ".".join(labels + ([rest] if rest else [])), off + 2
+            off += 1
+            if n == 0:
+                return ".".join(labels), off
+            labels.append(data[off:off + n].decode())
+            off += n
+
+    off = 12
+    for _ in range(qdcount):
+        off = read_name(off)[1] + 4
+    answers = []
+    for _ in range(ancount):
+        off = read_name(off)[1]
+        rtype, _cls, ttl, rdlen = struct.unpack(">HHIH", data[off:off + 10])
+        off += 10
+        rdata = data[off:off + rdlen]
+        if rtype == 1:
+            answers.append(("A", socket.inet_ntop(socket.AF_INET, rdata),
+                            ttl))
+        elif rtype == 28:
+            answers.append(("AAAA", socket.inet_ntop(socket.AF_INET6,
+                                                     rdata), ttl))
+        elif rtype == 12:
+            answers.append(("PTR", read_name(off)[0], ttl))
+        off += rdlen
+    return flags & 0xF, answers
+
+
+def reverse_name(addr):
+    """The in-addr.arpa or ip6.arpa name of ADDR."""
+    if ":" in addr:
+        packed = socket.inet_pton(socket.AF_INET6, addr).hex()
+        return ".".join(reversed(packed)) + ".ip6.arpa"
+    return ".".join(reversed(addr.split("."))) + ".in-addr.arpa"
+
+
+class Dnsmasq:
+    """dnsmasq on 127.0.0.1:PORT (UDP and TCP) answering only from its
+    own records: nothing upstream, no /etc/hosts; names under .test and
+    reverse names under 127/8 and ip6.arpa that it does not know are
+    NXDOMAIN."""
+
+    def __init__(self, directory, records, ttl=60):
+        """RECORDS: command-line options (--host-record=..., ...)."""
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.records = list(records)
+        self.ttl = ttl
+        self.host = HOST
+        self.port = None
+        self.proc = None
+        self.log = self.dir / "dnsmasq.log"
+
+    @property
+    def address(self):
+        return "%s:%d" % (self.host, self.port)
+
+    def start(self, timeout=5.0):
+        for _attempt in range(3):
+            self.port = free_udp_port(self.host)
+            args = [DNSMASQ, "-k", "--conf-file=/dev/null", "--no-resolv",
+                    "--no-hosts", "--bind-interfaces",
+                    "--listen-address=%s" % self.host,
+                    "--port=%d" % self.port,
+                    "--pid-file=%s" % (self.dir / "dnsmasq.pid"),
+                    "--local-ttl=%d" % self.ttl,
+                    "--local=/test/", "--local=/127.in-addr.arpa/",
+                    "--local=/ip6.arpa/",
+                    "--log-queries", "--log-facility=%s" % self.log]
+            if os.geteuid() == 0:
+                args += ["--user=root", "--group=root"]
+            args += self.records
+            err = open(self.dir / "dnsmasq.stderr", "ab")
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                         stdout=err, stderr=err)
+            err.close()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    dns_query(self.host, self.port, "probe.test", "A",
+                              timeout=0.2)
+                    return self
+                except (socket.timeout, ConnectionRefusedError):
+                    time.sleep(0.05)
+            self.stop()
+            text = (self.dir / "dnsmasq.stderr").read_text(errors="replace")
+            if "in use" not in text:
+                raise RuntimeError("dnsmasq did not start:\n" + text)
+        raise RuntimeError("dnsmasq: no free port after 3 attempts")
+
+    def query(self, name, qtype):
+        return dns_query(self.host, self.port, name, qtype)
+
+    def queries_for(self, name):
+        """dnsmasq's log lines about NAME (queries and answers)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return []
+        return [l for l in text.splitlines() if " %s " % name in l]
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def dnsmasq(tmp_path_factory):
+    """A dnsmasq serving the DNS_* names above (TTL 60 s):
+    good.corp.test <-> 127.0.0.21 (forward-confirmed); 127.0.0.22 has
+    PTR spoof.corp.test, whose A record is 127.0.0.99 (not confirmed);
+    dial1.dialup.example.test <-> 127.0.0.23; 127.0.0.24 has no PTR;
+    dialup.example.test <-> 127.0.0.25; six.corp.test <-> ::1."""
+    if not os.access(DNSMASQ, os.X_OK):
+        pytest.skip("%s not installed" % DNSMASQ)
+    d = Dnsmasq(tmp_path_factory.mktemp("dnsmasq"), [
+        "--host-record=%s,%s" % (DNS_GOOD[1], DNS_GOOD[0]),
+        "--ptr-record=%s,%s" % (reverse_name(DNS_SPOOF[0]), DNS_SPOOF[1]),
+        "--host-record=%s,127.0.0.99" % DNS_SPOOF[1],
+        "--host-record=%s,%s" % (DNS_DIALUP[1], DNS_DIALUP[0]),
+        "--host-record=%s,%s" % (DNS_BARE[1], DNS_BARE[0]),
+        "--host-record=%s,%s" % (DNS_V6[1], DNS_V6[0]),
+    ])
+    d.start()
+    yield d
+    d.stop()
+
+
+class MuteDns:
+    """A UDP socket on 127.0.0.1 that receives queries and never
+    answers: a resolver that times out.  .queries counts what came."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((HOST, 0))
+        self.port = self.sock.getsockname()[1]
+        self.address = "%s:%d" % (HOST, self.port)
+        self.queries = 0
+        self.stopping = False
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self):
+        while not self.stopping:
+            try:
+                self.sock.recvfrom(4096)
+                self.queries += 1
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def close(self):
+        self.stopping = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+@pytest.fixture
+def mute_dns():
+    """A DNS server address (127.0.0.1:PORT) that never answers."""
+    m = MuteDns()
+    yield m
+    m.close()
+
+
+# ---------------------------------------------------------------------
+# GeoIP databases for the access-control tests (tests/system/mkmmdb.pl)
+
+MKMMDB = Path(__file__).resolve().with_name("mkmmdb.pl")
+
+# Loopback ranges and what the test databases say about them.
+GEO_RECORDS = (
+    "127.0.0.32/28 country=RU asn=64500",       # .32 - .47
+    "127.0.0.48/28 country=KP",                 # .48 - .63, no ASN
+    "127.0.0.64/28 country=DE asn=64496",       # .64 - .79
+)
+
+
+def make_mmdb(path, records, type_="country", extra_args=()):
+    """Writes PATH with mkmmdb.pl from RECORDS (lines); returns PATH."""
+    r = subprocess.run(["perl", str(MKMMDB), "--type", type_,
+                        *extra_args, str(path), *records],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("mkmmdb.pl failed (%d): %s"
+                           % (r.returncode, r.stderr))
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def geoip(tmp_path_factory):
+    """{"country", "city", "asn": path} of GEO_RECORDS databases, as
+    GeoLite2-Country, GeoLite2-City and GeoLite2-ASN."""
+    if not MKMMDB.exists():
+        pytest.skip("%s missing" % MKMMDB)
+    d = tmp_path_factory.mktemp("geoip")
+    return dict((t, make_mmdb(d / ("%s.mmdb" % t), GEO_RECORDS, t))
+                for t in ("country", "city", "asn"))
