@@ -552,6 +552,7 @@ acl_load(const char *path, int flags, char *err, size_t errlen)
 		acl_err(&top, "%s", strerror(ENOMEM));
 	if (ctx->errs.n == 0) {
 		acl = ctx->acl;
+		acl->lower_users = (flags & ACL_LOAD_LOWER_USERS) != 0;
 		ctx->acl = NULL;
 	}
 done:
@@ -581,8 +582,33 @@ acl_free(struct acl **aclp)
 	for (i = 0; i < acl->nfiles; i++)
 		free(acl->files[i]);
 	free(acl->files);
+	free(acl->default_domain);
 	free(acl);
 	*aclp = NULL;
+}
+
+/*
+ * Makes user patterns without "@" mean users of domain, as canonical
+ * names carry it (lower-cased like the patterns when loaded with
+ * ACL_LOAD_LOWER_USERS).  NULL or "" clears it.  Returns 0, or -1 when
+ * out of memory.
+ */
+int
+acl_set_default_domain(struct acl *acl, const char *domain)
+{
+	char	*d = NULL, *p;
+
+	if (domain != NULL && *domain != '\0') {
+		if ((d = strdup(domain)) == NULL)
+			return (-1);
+		if (acl->lower_users)
+			for (p = d; *p != '\0'; p++)
+				if (*p >= 'A' && *p <= 'Z')
+					*p = (char)(*p - 'A' + 'a');
+	}
+	free(acl->default_domain);
+	acl->default_domain = d;
+	return (0);
 }
 
 /* ACL_NEEDS_* bits of the rules of acl. */

@@ -92,6 +92,8 @@ struct acl {
 	size_t			 nblocks;
 	enum acl_action		 def;
 	int			 needs;		/* ACL_NEEDS_* */
+	char			*default_domain; /* for patterns with no @ */
+	int			 lower_users;	/* ACL_LOAD_LOWER_USERS */
 };
 
 /* The messages of one load, as "FILE:LINE: text" lines. */
@@ -160,5 +162,6 @@ const char	*acl_country_hint(const char *);
 
 /* user.c */
 int		 acl_glob_match(const char *, const char *);
+int		 acl_user_match(const char *, const char *, const char *);
 
 #endif

@@ -104,8 +104,9 @@ acl_domain_match(const char *pattern, const char *name)
 
 /* Whether one value of s matches; the fact s needs is known. */
 static int
-acl_val_match(const struct acl_sel *s, const struct acl_val *v,
-    const struct acl_client *c, const struct acl_addr *ad)
+acl_val_match(const struct acl *acl, const struct acl_sel *s,
+    const struct acl_val *v, const struct acl_client *c,
+    const struct acl_addr *ad)
 {
 	switch (s->kind) {
 	case ACL_SEL_IP:
@@ -119,7 +120,8 @@ acl_val_match(const struct acl_sel *s, const struct acl_val *v,
 	case ACL_SEL_ASN:
 		return (c->asn == v->u.asn);
 	case ACL_SEL_USER:
-		return (acl_glob_match(v->u.str, c->user));
+		return (acl_user_match(v->u.str, c->user,
+		    acl->default_domain));
 	default:
 		return (1);
 	}
@@ -132,8 +134,8 @@ acl_val_match(const struct acl_sel *s, const struct acl_val *v,
  * and their negation TRUE.
  */
 static enum acl_tv
-acl_sel_tv(const struct acl_sel *s, const struct acl_client *c,
-    const struct acl_addr *ad)
+acl_sel_tv(const struct acl *acl, const struct acl_sel *s,
+    const struct acl_client *c, const struct acl_addr *ad)
 {
 	uint32_t	i;
 	int		match = 0;
@@ -148,20 +150,20 @@ acl_sel_tv(const struct acl_sel *s, const struct acl_client *c,
 		match = 0;
 	else
 		for (i = 0; i < s->nvals && !match; i++)
-			match = acl_val_match(s, &s->vals[i], c, ad);
+			match = acl_val_match(acl, s, &s->vals[i], c, ad);
 	return (match != s->neg ? ACL_TRUE : ACL_FALSE);
 }
 
 /* A rule's truth value: the AND of its selectors in three values. */
 static enum acl_tv
-acl_rule_tv(const struct acl_rule *r, const struct acl_client *c,
-    const struct acl_addr *ad)
+acl_rule_tv(const struct acl *acl, const struct acl_rule *r,
+    const struct acl_client *c, const struct acl_addr *ad)
 {
 	enum acl_tv	tv = ACL_TRUE;
 	uint16_t	i;
 
 	for (i = 0; i < r->nsels; i++)
-		switch (acl_sel_tv(&r->sels[i], c, ad)) {
+		switch (acl_sel_tv(acl, &r->sels[i], c, ad)) {
 		case ACL_FALSE:
 			return (ACL_FALSE);
 		case ACL_UNKNOWN:
@@ -222,7 +224,7 @@ acl_walk_rules(struct acl_walk *wk, const struct acl *acl, size_t first,
 
 	for (i = first; i < first + n; i++)
 		if (acl_walk_step(wk, &acl->rules[i],
-		    acl_rule_tv(&acl->rules[i], c, ad)))
+		    acl_rule_tv(acl, &acl->rules[i], c, ad)))
 			return (1);
 	return (0);
 }

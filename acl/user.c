@@ -42,6 +42,31 @@ acl_glob_match(const char *pattern, const char *name)
 }
 
 /*
+ * Whether the canonical name matches a user pattern.  With a
+ * default_domain every canonical name has an "@", so a pattern without
+ * one means that domain's user: "mallory" is "mallory@default_domain".
+ */
+int
+acl_user_match(const char *pattern, const char *name,
+    const char *default_domain)
+{
+	char	local[AUTH_MAX_USER * 2 + 2];
+	size_t	n, dl;
+
+	if (default_domain == NULL || strchr(pattern, '@') != NULL)
+		return (acl_glob_match(pattern, name));
+	n = strlen(name);
+	dl = strlen(default_domain);
+	if (n <= dl + 1 || n - dl - 1 >= sizeof(local) ||
+	    name[n - dl - 1] != '@' || strcmp(name + n - dl,
+	    default_domain) != 0)
+		return (0);
+	memcpy(local, name, n - dl - 1);
+	local[n - dl - 1] = '\0';
+	return (acl_glob_match(pattern, local));
+}
+
+/*
  * The canonical user name (SPEC.md section 3) into out: user, ASCII
  * lower-cased when lower is set (non-ASCII bytes are left alone:
  * their case depends on an encoding we do not know), then

@@ -54,6 +54,13 @@ struct acl	*acl_load(const char *path, int flags, char *err,
 		    size_t errlen);
 /* Frees *aclp (NULL is fine) and sets it to NULL. */
 void		 acl_free(struct acl **aclp);
+/*
+ * default_domain (SPEC.md section 3): canonical names then always carry
+ * an "@", so a user pattern without one means a user of that domain
+ * ("user mallory" is mallory@default_domain).  NULL or "" clears it.
+ * Returns 0, or -1 when out of memory.
+ */
+int		 acl_set_default_domain(struct acl *acl, const char *domain);
 /* ACL_NEEDS_* bits of the rules in force. */
 int		 acl_needs(const struct acl *acl);
 size_t		 acl_nrules(const struct acl *acl);

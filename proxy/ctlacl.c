@@ -250,6 +250,10 @@ ctlacl_test(const char *conf_path, const char *server, const char *ip,
 		fprintf(stderr, "%s\n", err);
 		goto done;
 	}
+	if (acl_set_default_domain(acl, srv->default_domain) == -1) {
+		fprintf(stderr, "imapproxyctl: out of memory\n");
+		goto done;
+	}
 	needs = acl_needs(acl);
 	if (needs & (ACL_NEEDS_COUNTRY | ACL_NEEDS_ASN))
 		(void)geo_lookup(geo, (struct sockaddr *)&f.sa, f.country,

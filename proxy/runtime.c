@@ -59,6 +59,10 @@ runtime_load_acl(struct runtime *rt, struct runtime_server *rs, char *err,
 		runtime_err_append(err, errlen, msg);
 		return -1;
 	}
+	if (acl_set_default_domain(rs->acl, srv->default_domain) == -1) {
+		runtime_err_append(err, errlen, "out of memory");
+		return -1;
+	}
 	rs->acl_needs = acl_needs(rs->acl);
 	rt->needs |= rs->acl_needs;
 	if (rt->geo == NULL)

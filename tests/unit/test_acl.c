@@ -998,6 +998,57 @@ static const struct {
 	{ "", 1, NULL, 1, 0, "" },
 };
 
+/*
+ * With a default_domain, a user pattern without "@" names a user of
+ * that domain, as the canonical names it is matched against carry it.
+ */
+static void
+test_default_domain(void **state)
+{
+	static const struct {
+		int		 flags;
+		const char	*domain;
+		const char	*user;	/* canonical */
+		enum acl_verdict verdict;
+	} cases[] = {
+		{ ACL_LOAD_LOWER_USERS, "example.org", "mallory@example.org",
+		    ACL_VERDICT_DENY },
+		{ ACL_LOAD_LOWER_USERS, "Example.ORG", "mallory@example.org",
+		    ACL_VERDICT_DENY },
+		{ ACL_LOAD_LOWER_USERS, "example.org", "mallory@other.test",
+		    ACL_VERDICT_ALLOW },
+		{ ACL_LOAD_LOWER_USERS, "example.org", "svc-a@example.org",
+		    ACL_VERDICT_DENY },
+		{ ACL_LOAD_LOWER_USERS, "example.org", "svc-a@other.test",
+		    ACL_VERDICT_ALLOW },
+		{ ACL_LOAD_LOWER_USERS, "example.org", "eve@partner.test",
+		    ACL_VERDICT_DENY },
+		{ ACL_LOAD_LOWER_USERS, NULL, "mallory@example.org",
+		    ACL_VERDICT_ALLOW },
+		{ ACL_LOAD_LOWER_USERS, NULL, "mallory", ACL_VERDICT_DENY },
+		{ 0, "Example.org", "mallory@Example.org", ACL_VERDICT_DENY },
+		{ 0, "Example.org", "mallory@example.org", ACL_VERDICT_ALLOW },
+	};
+	struct acl_client	 c;
+	struct acl		*acl;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		acl = load_good("deny user mallory\ndeny user svc-*\n"
+		    "deny user @partner.test\n", cases[i].flags);
+		assert_int_equal(acl_set_default_domain(acl, cases[i].domain),
+		    0);
+		memset(&c, 0, sizeof(c));
+		c.family = AF_INET;
+		c.user = cases[i].user;
+		assert_int_equal(acl_eval(acl, &c, NULL), cases[i].verdict);
+		assert_int_equal(acl_eval_naive(acl, &c, NULL),
+		    cases[i].verdict);
+		acl_free(&acl);
+	}
+}
+
 static void
 test_canon_user(void **state)
 {
@@ -1394,6 +1445,7 @@ main(void)
 		cmocka_unit_test(test_eval_include),
 		cmocka_unit_test(test_client_addr),
 		cmocka_unit_test(test_canon_user),
+		cmocka_unit_test(test_default_domain),
 		cmocka_unit_test(test_property),
 	};
 
