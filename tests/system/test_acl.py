@@ -46,7 +46,7 @@ def wait_listening(p, timeout):
     """Like Proxy._wait_ready, but a `* BYE` greeting counts as ready:
     the probe connects from 127.0.0.1, which some ACLs refuse."""
     deadline = time.monotonic() + timeout
-    for name, host, _flags in p.listeners:
+    for name, host, flags in p.listeners:
         while True:
             rc = p.proc.poll()
             if rc is not None:
@@ -57,7 +57,8 @@ def wait_listening(p, timeout):
                 raise RuntimeError("imapproxyd did not greet on %s\n%s"
                                    % (name, p.diagnostics()))
             try:
-                c = RawClient(host, p.ports[name], timeout=min(5, left))
+                c = RawClient(host, p.ports[name], timeout=min(5, left),
+                              tls="tls" in flags.split())
                 c.close()
                 if c.greeting.startswith(("* OK", "* BYE")):
                     break
@@ -724,3 +725,94 @@ def test_broken_acl_prevents_startup(tmp_path, dovecot):
     assert "x.acl:2:" in out, out
     with socket.socket() as s:      # nothing was left listening
         s.bind((HOST, p.ports["plain"]))
+
+
+# ---------------------------------------------------------------------
+# implicit TLS and STARTTLS listeners
+
+TLS_LISTENERS = (("tls", HOST, "tls"), ("starttls", HOST, "starttls"))
+
+
+def test_refused_at_connect_over_implicit_tls(make_proxy, dovecot):
+    """On a tls listener the refusal is said after the handshake, and a
+    LOGIN pipelined behind it never reaches Dovecot."""
+    p = acl_proxy(make_proxy, "deny ip 127.0.0.6\n", listeners=TLS_LISTENERS)
+    refused_at_connect(p, "127.0.0.6", listener="tls", dovecot=dovecot,
+                       user="alice")
+    refused_at_connect(p, "127.0.0.6", listener="starttls")
+    assert_denied_logged(p, ref(p, "deny ip 127.0.0.6"), "127.0.0.6")
+    c = greeted(p, "127.0.0.7", listener="tls")
+    login_ok(c, "alice", pw("alice"))
+    c.close()
+
+
+# ---------------------------------------------------------------------
+# imapproxyctl acl check / acl test (offline)
+
+def ctl(*args, timeout=20):
+    return subprocess.run([daemon_path().replace("imapproxyd",
+                                                 "imapproxyctl"), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_ctl_acl_check(tmp_path):
+    good = tmp_path / "good.acl"
+    good.write_text("default deny\ninclude more.acl\nallow net 10.0.0.0/8\n")
+    (tmp_path / "more.acl").write_text("deny ip 10.1.2.3\n")
+    r = ctl("acl", "check", str(good))
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "2 rules" in r.stdout, r.stdout
+    bad = tmp_path / "bad.acl"
+    bad.write_text("allow any\ndeny net 10.0.0.0/33\nallow country XX\n")
+    r = ctl("acl", "check", str(bad))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("%s:2: " % bad), lines
+    assert lines[1].startswith("%s:3: " % bad), lines
+    r = ctl("acl", "check", str(bad), "--json")
+    assert r.returncode == 1
+    assert '"ok": false' in r.stdout, r.stdout
+
+
+def test_ctl_acl_test_answers_with_the_deciding_rule(tmp_path, dovecot,
+                                                     dnsmasq, geoip):
+    acl = ("deny ip 127.0.0.5\n"
+           "allow user svc-loader net 127.0.0.40/29\n"
+           "deny user svc-loader\n"
+           "deny domain good.corp.test\n"
+           "deny country RU\n"
+           "allow any\n")
+    p = acl_config(tmp_path, dovecot, {ACL: acl},
+                   server={"acl": ACL, "username_case": "lower"},
+                   global_=dict(dns_global(dnsmasq.address),
+                                geoip_db=str(geoip["country"])))
+    conf = str(p.conf)
+    acl_path = str(tmp_path / ACL)
+
+    def decide(ip, user=None):
+        args = ["-c", conf, "acl", "test", "default", ip]
+        r = ctl(*(args + ([user] if user else [])))
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        return r.stdout.splitlines()[0]
+
+    assert decide("127.0.0.5") == "deny\t%s:1: deny ip 127.0.0.5" % acl_path
+    assert decide("127.0.0.41", "SVC-Loader") == (
+        "allow\t%s:2: allow user svc-loader net 127.0.0.40/29" % acl_path)
+    assert decide("127.0.0.50", "svc-loader") == (
+        "deny\t%s:3: deny user svc-loader" % acl_path)
+    assert decide("127.0.0.50").startswith("unknown\t"), decide("127.0.0.50")
+    assert decide("127.0.0.50", "alice") == "allow\t%s:6: allow any" % (
+        acl_path)
+    assert decide(DNS_GOOD[0], "alice") == (
+        "deny\t%s:4: deny domain good.corp.test" % acl_path)
+    assert decide("127.0.0.33", "alice") == (
+        "deny\t%s:5: deny country RU" % acl_path)
+    r = ctl("-c", conf, "acl", "test", "default", "127.0.0.33", "alice",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    assert '"decision": "deny"' in r.stdout and '"country": "RU"' in r.stdout
+    r = ctl("-c", conf, "acl", "test", "nosuch", "127.0.0.1")
+    assert r.returncode == 1 and "no [server nosuch]" in r.stderr, r.stderr
+    r = ctl("-c", conf, "acl", "test", "default", "not-an-ip")
+    assert r.returncode == 1 and "not an IP address" in r.stderr, r.stderr
