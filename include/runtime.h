@@ -15,16 +15,36 @@ struct conf_server;
 struct conf_backend;
 struct acl;
 struct geo;
+struct routemap;
 
 struct runtime_backend {
 	const struct conf_backend	*conf;
 	struct tls_client		*tls;	/* NULL when tls = no */
+	struct runtime_pool		*pool;	/* NULL when in none */
+	atomic_int			 up;	/* health checks; 1 at start */
+	atomic_int			 enabled; /* backend enable|disable */
+	atomic_uint			 sessions; /* connecting or relaying */
+};
+
+/* The back ends sharing one `pool =` name, in configuration order. */
+struct runtime_pool {
+	char				*name;
+	struct runtime_backend	       **members;
+	size_t				 nmembers;
+};
+
+/* Where a route or default_backend points: one back end or a pool. */
+struct runtime_target {
+	struct runtime_backend		*backend;
+	struct runtime_pool		*pool;
 };
 
 struct runtime_server {
 	const struct conf_server	*conf;
 	struct tls_server		*tls;	/* NULL without tls_cert */
-	struct runtime_backend		*backend; /* default_backend */
+	struct runtime_target		 def;	/* default_backend */
+	struct routemap			*routes; /* NULL: no routes file */
+	struct runtime_target		*route_targets; /* per map target */
 	struct acl			*acl;	/* NULL: everyone allowed */
 	int				 acl_needs; /* ACL_NEEDS_* */
 	atomic_ulong			*acl_denies; /* per rule index */
@@ -33,6 +53,8 @@ struct runtime_server {
 
 struct runtime {
 	struct conf			*conf;
+	struct runtime_pool		*pools;
+	size_t				 npools;
 	struct geo			*geo;	/* geoip_db files */
 	int				 needs;	/* ACL_NEEDS_* of all servers */
 	struct runtime_server		*servers;
