@@ -82,6 +82,30 @@
  * for a cycle, the include chain; longer ones are cut. */
 #define ACL_MAX_MSG		16384
 
+/* Health checks (health.c): consecutive failed checks before a back end
+ * is marked down, and consecutive good ones before it is up again; one
+ * lost packet or one slow greeting never moves users (haproxy's fall 3,
+ * rise 2). */
+#define HEALTH_FALL		3
+#define HEALTH_RISE		2
+
+/* One routes map line: a user name (AUTH_MAX_USER), "pool:" and a name
+ * (CONF_MAX_NAME) with room for a comment; longer is a broken or binary
+ * file, and the reader's buffer stays fixed. */
+#define ROUTEMAP_MAX_LINE	1024
+/* Routes map entries: ten times the million-user maps of issue 5, about
+ * 30 bytes of table and 25 of key each; key offsets stay 32-bit. */
+#define ROUTEMAP_MAX_ENTRIES	10000000
+/* Distinct routes targets: each names a back end or a pool, and there
+ * are at most CONF_MAX_BACKENDS of either; indexes fit 16 bits. */
+#define ROUTEMAP_MAX_TARGETS	(2 * CONF_MAX_BACKENDS)
+/* A domain after "@" in a routes key: RFC 1035 s.2.3.4 names and labels. */
+#define ROUTEMAP_MAX_DOMAIN	253
+#define ROUTEMAP_MAX_LABEL	63
+/* One routes map message: the path, at most a line of the file quoted
+ * and the canonical key. */
+#define ROUTEMAP_MAX_MSG	(4096 + 2 * ROUTEMAP_MAX_LINE)
+
 /* Reverse DNS answers cached per worker: 10,000 clients' worth, a few
  * hundred bytes each; past it the oldest entry goes. */
 #define DNS_CACHE_MAX		10000

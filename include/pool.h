@@ -8,6 +8,7 @@
 #define POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct pool_member {
 	const char	*name;		/* identity in the hash: the [backend] name */
@@ -28,5 +29,12 @@ void	pool_rank(const char *key, const struct pool_member *members,
  */
 long	pool_pick(const char *key, const struct pool_member *members,
 	    size_t n);
+/*
+ * The hash pool_rank and pool_pick use: SipHash-2-4 of key's bytes, one
+ * NUL byte and name's bytes, under the fixed key 00 01 .. 0f (that of
+ * the SipHash paper's test vectors).  The same on every host and build;
+ * changing it moves users on every node.  Exported for the unit test.
+ */
+uint64_t pool_hash(const char *key, const char *name);
 
 #endif

@@ -97,6 +97,7 @@ struct sess {
 	unsigned int		 starttls_pending : 1; /* OK not yet out */
 	unsigned int		 closed : 1;	/* freed after the callback */
 	unsigned int		 acl_refused : 1; /* BYE instead of greeting */
+	unsigned int		 be_counted : 1; /* counted in be->sessions */
 	const char		*close_reason;
 };
 

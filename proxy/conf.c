@@ -192,8 +192,7 @@ static const struct conf_key conf_keys[] = {
 	{ K("auth_mechanisms", S, conf_p_auth, SOFF(auth_mechanisms),
 	    SOFF(line_auth_mechanisms)), .flags = CONF_K_LIST },
 	{ K("acl", S, conf_p_path, SOFF(acl), SOFF(line_acl)) },
-	{ K("routes", S, conf_p_path, SOFF(routes), SOFF(line_routes)),
-	    .flags = CONF_K_TODO },
+	{ K("routes", S, conf_p_path, SOFF(routes), SOFF(line_routes)) },
 	{ K("default_backend", S, conf_p_default_backend,
 	    SOFF(default_backend), SOFF(line_default_backend)) },
 	{ K("username_case", S, conf_p_enum, SOFF(username_case), 0),
@@ -223,17 +222,16 @@ static const struct conf_key conf_keys[] = {
 	{ K("tls_verify", B, conf_p_bool, BOFF(tls_verify), 0) },
 	{ K("tls_ca", B, conf_p_path, BOFF(tls_ca), BOFF(line_tls_ca)) },
 	{ K("tls_server_name", B, conf_p_host, BOFF(tls_server_name), 0) },
-	{ K("pool", B, conf_p_name, BOFF(pool), 0), .flags = CONF_K_TODO },
+	{ K("pool", B, conf_p_name, BOFF(pool), 0) },
 	{ K("weight", B, conf_p_uint, BOFF(weight), 0), .min = 1,
-	    .max = 1000, .flags = CONF_K_TODO },
+	    .max = 1000 },
 	{ K("forward_id", B, conf_p_bool, BOFF(forward_id), 0) },
 	{ K("connect_timeout", B, conf_p_duration, BOFF(connect_timeout), 0),
 	    .min = 0.1, .max = 5 * CONF_MINUTE },
 	{ K("health_check_interval", B, conf_p_duration,
-	    BOFF(health_check_interval), 0), .min = 0, .max = CONF_DAY,
-	    .flags = CONF_K_TODO_SET },
+	    BOFF(health_check_interval), 0), .min = 0, .max = CONF_DAY },
 	{ K("max_connections", B, conf_p_uint, BOFF(max_connections), 0),
-	    .min = 0, .max = 1000000, .flags = CONF_K_TODO_SET },
+	    .min = 0, .max = 1000000 },
 };
 
 #define CONF_NKEYS	nitems(conf_keys)
@@ -1433,6 +1431,7 @@ conf_backend_defaults(struct conf_backend *b)
 	b->weight = 1;
 	b->forward_id = 1;
 	b->connect_timeout = 5;
+	b->health_check_interval = 10;
 }
 
 static const struct conf_key *
@@ -1954,6 +1953,19 @@ conf_handler(void *user, const char *section, const char *name,
  * Rules between sections, once the whole file is read.
  */
 
+/* Whether some back end is in the pool name. */
+static int
+conf_pool_exists(const struct conf *c, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nbackends; i++)
+		if (c->backends[i].pool != NULL &&
+		    strcmp(c->backends[i].pool, name) == 0)
+			return (1);
+	return (0);
+}
+
 static void
 conf_check_backend(struct conf_ctx *ctx, struct conf_server *srv, size_t i)
 {
@@ -1962,10 +1974,12 @@ conf_check_backend(struct conf_ctx *ctx, struct conf_server *srv, size_t i)
 	if (srv->default_backend == NULL) {
 		if (ctx->dbad[i] || c->nbackends == 0)
 			return;
+		if (c->nbackends > 1 && srv->routes != NULL)
+			return;		/* users with no route: UNAVAILABLE */
 		if (c->nbackends > 1) {
 			conf_err(ctx, srv->line, "[server %s] default_backend: "
-			    "required when there are several back ends",
-			    srv->name);
+			    "required when there are several back ends and no "
+			    "routes", srv->name);
 			return;
 		}
 		srv->backend = &c->backends[0];
@@ -1973,8 +1987,13 @@ conf_check_backend(struct conf_ctx *ctx, struct conf_server *srv, size_t i)
 		    srv->backend->name);
 		return;
 	}
-	if (strncmp(srv->default_backend, "pool:", 5) == 0)
-		return;		/* refused already */
+	if (strncmp(srv->default_backend, "pool:", 5) == 0) {
+		if (!conf_pool_exists(c, srv->default_backend + 5))
+			conf_err(ctx, srv->line_default_backend, "[server %s] "
+			    "default_backend: no [backend] has pool = %s",
+			    srv->name, srv->default_backend + 5);
+		return;
+	}
 	if ((srv->backend = conf_backend_find(c,
 	    srv->default_backend)) == NULL)
 		conf_err(ctx, srv->line_default_backend, "[server %s] "

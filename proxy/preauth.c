@@ -15,6 +15,7 @@
 #include "imap.h"
 #include "log.h"
 #include "preauth.h"
+#include "route.h"
 #include "runtime.h"
 #include "sasl.h"
 #include "sess.h"
@@ -154,11 +155,6 @@ preauth_may_login(struct sess *s, const char *tag)
 		    "before logging in.", tag);
 		return -1;
 	}
-	if (s->be == NULL) {
-		(void)sess_reply(s, "%s NO [UNAVAILABLE] No back end for this "
-		    "server.", tag);
-		return -1;
-	}
 	return 0;
 }
 
@@ -179,6 +175,8 @@ preauth_copy_arg(char *dst, size_t dstlen, const struct imap_arg *a)
 static void
 preauth_begin_login(struct sess *s, const char *tag)
 {
+	const char	*why;
+
 	if (tag != s->pa->tag)
 		snprintf(s->pa->tag, sizeof(s->pa->tag), "%s", tag);
 	if (access_login(s) == -1) {
@@ -187,6 +185,16 @@ preauth_begin_login(struct sess *s, const char *tag)
 			sess_set_state(s, SESS_PREAUTH);
 		(void)sess_reply(s, "%s NO [AUTHENTICATIONFAILED] "
 		    "Authentication failed.", s->pa->tag);
+		return;
+	}
+	if (route_pick(s, &why) == -1) {
+		log_warnx("sess=%s client=%s login refused: %s", s->id,
+		    s->client, why);
+		sasl_creds_wipe(&s->pa->creds);
+		if (s->state == SESS_SASL)
+			sess_set_state(s, SESS_PREAUTH);
+		(void)sess_reply(s, "%s NO [UNAVAILABLE] No back end available, "
+		    "try again later.", s->pa->tag);
 		return;
 	}
 	backend_start(s);

@@ -12,6 +12,7 @@
 #include "bounds.h"
 #include "conf.h"
 #include "geo.h"
+#include "routemap.h"
 #include "runtime.h"
 #include "tls.h"
 
@@ -38,6 +39,111 @@ runtime_open_geo(struct runtime *rt, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+static struct runtime_pool *
+runtime_pool_find(struct runtime *rt, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < rt->npools; i++)
+		if (strcmp(rt->pools[i].name, name) == 0)
+			return &rt->pools[i];
+	return NULL;
+}
+
+/* Groups the back ends by `pool =`, in configuration order. */
+static int
+runtime_make_pools(struct runtime *rt)
+{
+	struct runtime_pool	*p;
+	size_t			 i;
+
+	if ((rt->pools = calloc(rt->nbackends, sizeof(*rt->pools))) == NULL)
+		return -1;
+	for (i = 0; i < rt->nbackends; i++) {
+		struct runtime_backend	*rb = &rt->backends[i];
+
+		if (rb->conf->pool == NULL)
+			continue;
+		if ((p = runtime_pool_find(rt, rb->conf->pool)) == NULL) {
+			p = &rt->pools[rt->npools++];
+			if ((p->name = strdup(rb->conf->pool)) == NULL ||
+			    (p->members = calloc(rt->nbackends,
+			    sizeof(*p->members))) == NULL)
+				return -1;
+		}
+		p->members[p->nmembers++] = rb;
+		rb->pool = p;
+	}
+	return 0;
+}
+
+/*
+ * Resolves "NAME" or "pool:NAME" into t.  Returns 0, or -1 when no back
+ * end or pool has that name.
+ */
+static int
+runtime_resolve(struct runtime *rt, const char *text,
+    struct runtime_target *t)
+{
+	size_t	i;
+
+	memset(t, 0, sizeof(*t));
+	if (strncmp(text, "pool:", 5) == 0)
+		return (t->pool = runtime_pool_find(rt, text + 5)) == NULL ?
+		    -1 : 0;
+	for (i = 0; i < rt->nbackends; i++)
+		if (strcmp(rt->backends[i].conf->name, text) == 0) {
+			t->backend = &rt->backends[i];
+			return 0;
+		}
+	return -1;
+}
+
+/* Loads a server's routes map; every target must name a back end or pool. */
+static int
+runtime_load_routes(struct runtime *rt, struct runtime_server *rs,
+    char *err, size_t errlen)
+{
+	const struct conf_server	*srv = rs->conf;
+	const struct routemap_target	*t;
+	char				 msg[CONF_MAX_ERRTEXT / 4];
+	char				 text[CONF_MAX_NAME + 8];
+	size_t				 i, n;
+	int				 failed = 0;
+
+	if (srv->routes == NULL)
+		return 0;
+	msg[0] = '\0';
+	if ((rs->routes = routemap_load(srv->routes, srv->username_case ==
+	    CONF_USERNAME_LOWER ? ROUTEMAP_LOWER : 0, srv->default_domain,
+	    msg, sizeof(msg))) == NULL) {
+		runtime_err_append(err, errlen, msg);
+		return -1;
+	}
+	n = routemap_ntargets(rs->routes);
+	if ((rs->route_targets = calloc(n + 1,
+	    sizeof(*rs->route_targets))) == NULL) {
+		runtime_err_append(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		t = routemap_target(rs->routes, i);
+		snprintf(text, sizeof(text), "%s%s", t->pool ? "pool:" : "",
+		    t->name);
+		if (runtime_resolve(rt, text, &rs->route_targets[i]) == 0)
+			continue;
+		snprintf(msg, sizeof(msg), "%s:%d: %s: no [backend %s]%s",
+		    srv->routes, t->line, text, t->name, t->pool ?
+		    " has that pool" : " in the configuration");
+		if (t->pool)
+			snprintf(msg, sizeof(msg), "%s:%d: %s: no [backend] has "
+			    "pool = %s", srv->routes, t->line, text, t->name);
+		runtime_err_append(err, errlen, msg);
+		failed = 1;
+	}
+	return failed ? -1 : 0;
 }
 
 /* Loads a server's ACL file and checks the data it needs exist. */
@@ -95,7 +201,7 @@ runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
 {
 	struct conf	*conf = rt->conf;
 	char		 msg[4096];
-	size_t		 i, j;
+	size_t		 i;
 	int		 failed = 0;
 
 	for (i = 0; i < conf->nservers; i++) {
@@ -108,10 +214,12 @@ runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
 			runtime_err_append(err, errlen, msg);
 			failed = 1;
 		}
-		for (j = 0; j < conf->nbackends; j++)
-			if (&conf->backends[j] == rs->conf->backend)
-				rs->backend = &rt->backends[j];
-		if (runtime_load_acl(rt, rs, err, errlen) == -1)
+		if (rs->conf->default_backend != NULL &&
+		    runtime_resolve(rt, rs->conf->default_backend,
+		    &rs->def) == -1)
+			failed = 1;	/* conf.c has checked it: ENOMEM */
+		if (runtime_load_acl(rt, rs, err, errlen) == -1 ||
+		    runtime_load_routes(rt, rs, err, errlen) == -1)
 			failed = 1;
 	}
 	return failed ? -1 : 0;
@@ -129,6 +237,9 @@ runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
 		struct runtime_backend	*rb = &rt->backends[i];
 
 		rb->conf = &conf->backends[i];
+		atomic_init(&rb->up, 1);
+		atomic_init(&rb->enabled, 1);
+		atomic_init(&rb->sessions, 0);
 		if (rb->conf->tls == CONF_BACKEND_TLS_NO)
 			continue;
 		msg[0] = '\0';
@@ -184,6 +295,8 @@ runtime_new(struct conf *conf, char *err, size_t errlen)
 	failed = runtime_check_identity(conf, err, errlen);
 	failed |= runtime_open_geo(rt, err, errlen);
 	failed |= runtime_load_backends(rt, err, errlen);
+	if (runtime_make_pools(rt) == -1)
+		goto nomem;
 	failed |= runtime_load_servers(rt, err, errlen);
 	if (failed) {
 		runtime_free(&rt);
@@ -211,7 +324,14 @@ runtime_free(struct runtime **rtp)
 		tls_server_free(&rt->servers[i].tls);
 		acl_free(&rt->servers[i].acl);
 		free(rt->servers[i].acl_denies);
+		routemap_free(&rt->servers[i].routes);
+		free(rt->servers[i].route_targets);
 	}
+	for (i = 0; rt->pools != NULL && i < rt->npools; i++) {
+		free(rt->pools[i].name);
+		free(rt->pools[i].members);
+	}
+	free(rt->pools);
 	geo_free(&rt->geo);
 	for (i = 0; rt->backends != NULL && i < rt->nbackends; i++)
 		tls_client_free(&rt->backends[i].tls);

@@ -28,6 +28,7 @@
 #include "imap.h"
 #include "log.h"
 #include "preauth.h"
+#include "route.h"
 #include "runtime.h"
 #include "sess.h"
 #include "tls.h"
@@ -61,6 +62,13 @@ static void	sess_client_cb(struct ev_loop *, ev_io *, int);
 static void	sess_backend_cb(struct ev_loop *, ev_io *, int);
 static void	sess_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	sess_input(struct sess *);
+
+/* A client-supplied user name as it may stand in a log line. */
+static const char *
+sess_safe(const char *user, char *buf, size_t len)
+{
+	return user == NULL ? "-" : log_escape(buf, len, user, strlen(user));
+}
 
 unsigned int
 sess_count(void)
@@ -263,7 +271,6 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 	s->w = w;
 	s->srv = srv;
 	s->listen = listen;
-	s->be = srv->backend;
 	s->state = SESS_LOOKUP;
 	s->started = s->last_active = ev_now(w->loop);
 	sess_make_id(s);
@@ -617,6 +624,7 @@ sess_login_ok(struct sess *s, const char *leftover, size_t len)
 {
 	struct sess_preauth	*pa = s->pa;
 	char			 down[SESS_MAX_OUT + BACKEND_MAX_LINE];
+	char			 safe[AUTH_MAX_USER * 4 + 1];
 	size_t			 ndown;
 
 	if ((s->user = strdup(pa->creds.user)) == NULL) {
@@ -634,7 +642,8 @@ sess_login_ok(struct sess *s, const char *leftover, size_t len)
 	ev_timer_start(s->w->loop, &s->timer);
 	s->last_active = ev_now(s->w->loop);
 	log_info("sess=%s client=%s user=%s logged in on %s", s->id,
-	    s->client, s->user, s->be->conf->name);
+	    s->client, sess_safe(s->user, safe, sizeof(safe)),
+	    s->be->conf->name);
 	sess_set_state(s, SESS_RELAY);
 	backend_link_free(s);
 	if (relay_start(s, down, ndown, pa->in, pa->inlen) == -1 || s->closed)
@@ -649,6 +658,7 @@ static void
 sess_login_over(struct sess *s)
 {
 	backend_link_free(s);
+	route_release(s);
 	sasl_creds_wipe(&s->pa->creds);
 	sess_set_state(s, SESS_PREAUTH);
 	sess_update_events(s);
@@ -659,8 +669,11 @@ sess_login_over(struct sess *s)
 void
 sess_login_failed(struct sess *s, const char *line)
 {
+	char	safe[AUTH_MAX_USER * 4 + 1];
+
 	log_info("sess=%s client=%s user=%s login failed on %s", s->id,
-	    s->client, s->pa->creds.user, s->be->conf->name);
+	    s->client, sess_safe(s->pa->creds.user, safe, sizeof(safe)),
+	    s->be->conf->name);
 	if (line != NULL)
 		(void)sess_reply(s, "%s", line);
 	else
@@ -672,8 +685,11 @@ sess_login_failed(struct sess *s, const char *line)
 void
 sess_login_unavailable(struct sess *s, const char *why)
 {
+	char	safe[AUTH_MAX_USER * 4 + 1];
+
 	log_warnx("sess=%s client=%s user=%s backend %s unavailable: %s",
-	    s->id, s->client, s->pa->creds.user, s->be->conf->name, why);
+	    s->id, s->client, sess_safe(s->pa->creds.user, safe,
+	    sizeof(safe)), s->be->conf->name, why);
 	(void)sess_reply(s, "%s NO [UNAVAILABLE] Back end unavailable, "
 	    "try again later.", s->pa->tag);
 	sess_login_over(s);
@@ -722,13 +738,14 @@ sess_close(struct sess *s, const char *reason)
 {
 	struct ev_loop	*loop = s->w->loop;
 	const char	*tls = s->tls_active ? tls_version(s->cconn.ssl) : "no";
+	char		 safe[AUTH_MAX_USER * 4 + 1];
 
 	if (s->closed)
 		return;
 	s->closed = 1;
 	log_info("sess=%s client=%s user=%s server=%s listener=%s backend=%s "
 	    "tls=%s in=%llu out=%llu duration=%.3fs: %s", s->id, s->client,
-	    s->user != NULL ? s->user : "-", s->srv->conf->name,
+	    sess_safe(s->user, safe, sizeof(safe)), s->srv->conf->name,
 	    s->listen->name, s->user != NULL ? s->be->conf->name : "-", tls,
 	    (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
 	    ev_now(loop) - s->started, reason != NULL ? reason : "closed");
@@ -737,6 +754,7 @@ sess_close(struct sess *s, const char *reason)
 	ev_timer_stop(loop, &s->timer);
 	access_cancel(s);
 	backend_link_free(s);
+	route_release(s);
 	relay_stop(s);
 	conn_close(&s->bconn);
 	conn_close(&s->cconn);

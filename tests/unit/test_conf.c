@@ -253,7 +253,7 @@ static const struct {
 	    "default_backend: no [backend nope] in this file" },
 	{ SRV BE "[backend c]\naddress = 127.0.0.1:2143\n", "x.conf:1: "
 	    "[server s] default_backend: required when there are several "
-	    "back ends" },
+	    "back ends and no routes" },
 	{ SRV "[backend b]\ntls = yes\n", "x.conf:3: [backend b] address: "
 	    "required, expected address = HOST:PORT" },
 	{ SRV "[backend b]\naddress = 10.0.0.1\n", "x.conf:4: [backend b] "
@@ -301,8 +301,7 @@ static const struct {
 	{ SRV "proxy_protocol_from = 10.0.0.0/8, 192.168.5.0/255.255.255.0,\n"
 	    "  2001:db8::/32, 192.0.2.1\nacl = a.acl\nroutes = r.map\n"
 	    "username_case = keep\ndefault_domain = example.org\n" BE,
-	    "x.conf:3: [server s] proxy_protocol_from: not supported yet\n"
-	    "x.conf:6: [server s] routes: not supported yet" },
+	    "x.conf:3: [server s] proxy_protocol_from: not supported yet" },
 	{ SRV "max_connections_per_ip = 1000\nmax_connections_per_user = 50\n"
 	    "auth_fail_limit = 10\nauth_fail_window = 10m\n"
 	    "auth_fail_delay = 2s\n" BE,
@@ -319,18 +318,17 @@ static const struct {
 	    "x.conf:3: [server s] auth_mechanisms: OAUTHBEARER not supported "
 	    "yet" },
 	{ SRV "default_backend = pool:stores\n" BE, "x.conf:3: [server s] "
-	    "default_backend: pool:stores not supported yet, name a "
-	    "[backend]" },
-	{ BASE "pool = stores\nweight = 5\nforward_id = maybe\n"
-	    "health_check_interval = 10s\nmax_connections = 5\n",
-	    "x.conf:5: [backend b] pool: not supported yet\n"
-	    "x.conf:6: [backend b] weight: not supported yet\n"
+	    "default_backend: no [backend] has pool = stores" },
+	{ BASE "pool = stores\nweight = 1001\nforward_id = maybe\n"
+	    "health_check_interval = -1\nmax_connections = x\n",
+	    "x.conf:6: [backend b] weight: must be a number 1-1000, got "
+	    "\"1001\"\n"
 	    "x.conf:7: [backend b] forward_id: expected yes or no, got "
 	    "\"maybe\"\n"
-	    "x.conf:8: [backend b] health_check_interval: 10s not supported "
-	    "yet, only 0\n"
-	    "x.conf:9: [backend b] max_connections: 5 not supported yet, "
-	    "only 0" },
+	    "x.conf:8: [backend b] health_check_interval: expected a duration "
+	    "from 0 to 1d (500ms, 30s, 10m, 2h, 1d), got \"-1\"\n"
+	    "x.conf:9: [backend b] max_connections: must be a number "
+	    "0-1000000, got \"x\"" },
 
 	/* Several mistakes: every one is reported, in order. */
 	{ "; several\n"
@@ -362,7 +360,7 @@ static const struct {
 	    "x.conf:12: [backend store2] address: required, expected "
 	    "address = HOST:PORT\n"
 	    "x.conf:5: [server default] default_backend: required when there "
-	    "are several back ends" },
+	    "are several back ends and no routes" },
 };
 
 static void
@@ -435,7 +433,7 @@ test_defaults(void **state)
 	assert_int_equal(b->weight, 1);
 	assert_int_equal(b->forward_id, 1);
 	assert_true(b->connect_timeout == 5);
-	assert_true(b->health_check_interval == 0);
+	assert_true(b->health_check_interval == 10);
 	assert_int_equal(b->max_connections, 0);
 	conf_free(&c);
 	assert_null(c);
@@ -784,7 +782,7 @@ test_sample(void **state)
 		    strstr(p, "not supported yet") > e)
 			fail_msg("%.*s", (int)(e - p), p);
 	}
-	assert_int_equal(todo, 12);
+	assert_int_equal(todo, 9);
 }
 
 static int
