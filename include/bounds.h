@@ -25,6 +25,10 @@
 #define AUTH_MAX_USER		256
 /* Passwords and SASL secrets (OAuth tokens run to a few KiB). */
 #define AUTH_MAX_SECRET		8192
+/* Back-end SASL challenges relayed to the client in one login: XOAUTH2
+ * and OAUTHBEARER servers send one, their error, before the NO (RFC 7628
+ * s.3.2.3); more is a loop, and the proxy cancels it. */
+#define SASL_MAX_CHALLENGES	2
 /* Greeting and line our own side builds: tag + code + text. */
 #define SESS_MAX_REPLY		512
 /* Pending replies of one pre-auth session; input waits while it fills. */
@@ -93,8 +97,9 @@
  * (CONF_MAX_NAME) with room for a comment; longer is a broken or binary
  * file, and the reader's buffer stays fixed. */
 #define ROUTEMAP_MAX_LINE	1024
-/* Routes map entries: ten times the million-user maps of issue 5, about
- * 30 bytes of table and 25 of key each; key offsets stay 32-bit. */
+/* Routes map entries: ten times the million-user maps of issue 5; each
+ * takes 11-23 bytes of table and its key plus 5 (2.6 GB at most, so
+ * offsets stay 32-bit). */
 #define ROUTEMAP_MAX_ENTRIES	10000000
 /* Distinct routes targets: each names a back end or a pool, and there
  * are at most CONF_MAX_BACKENDS of either; indexes fit 16 bits. */

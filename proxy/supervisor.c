@@ -12,6 +12,7 @@
 
 #include "bounds.h"
 #include "conf.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "process.h"
@@ -30,6 +31,7 @@ struct supervisor {
 	ev_signal	 sigterm, sigint, sighup, sigusr1;
 	ev_async	 worker_done;
 	ev_timer	 deadline;	/* shutdown_timeout */
+	struct health	*health;	/* back-end checks, on this loop */
 	int		 stopping;
 };
 
@@ -150,6 +152,7 @@ supervisor_stop_cb(struct ev_loop *loop, ev_signal *sig, int revents)
 	sv->stopping = 1;
 	log_info("signal %d: shutting down, %u sessions open", sig->signum,
 	    sess_count());
+	health_stop(&sv->health);
 	for (i = 0; i < sv->nworkers; i++)
 		worker_stop(&sv->workers[i]);
 	ev_timer_init(&sv->deadline, supervisor_deadline_cb,
@@ -232,6 +235,10 @@ supervisor_run(struct supervisor *sv)
 		log_error("cannot start the worker threads");
 		return 2;
 	}
+	if ((sv->health = health_start(loop, sv->rt)) == NULL) {
+		log_error("cannot start the health checks: out of memory");
+		return 2;
+	}
 	log_info("imapproxyd %s started: %zu workers, %zu listeners each",
 	    IMAPPROXY_VERSION, sv->nworkers, sv->nlisten);
 	ev_run(loop, 0);
@@ -252,6 +259,7 @@ supervisor_free(struct supervisor **svp)
 
 	if (sv == NULL)
 		return;
+	health_stop(&sv->health);
 	if (sv->workers != NULL && supervisor_all_done(sv))
 		for (i = 0; i < sv->nworkers; i++)
 			worker_cleanup(&sv->workers[i]);
