@@ -225,13 +225,41 @@ test_bad(void **state)
 		load_bad(bad[i].text, bad[i].flags, bad[i].dd, bad[i].err);
 }
 
+/*
+ * Keys given twice far apart, among many lines: each reported once,
+ * in line order with the other mistakes.
+ */
+static void
+test_dup_far(void **state)
+{
+	char	*text;
+	size_t	 i, n = 0;
+
+	(void)state;
+	assert_non_null(text = malloc(200 * 32));
+	for (i = 1; i <= 200; i++) {
+		if (i == 100 || i == 150)
+			n += (size_t)snprintf(text + n, 32, "u7 s\n");
+		else if (i == 120 || i == 199)
+			n += (size_t)snprintf(text + n, 32, "bad\n");
+		else
+			n += (size_t)snprintf(text + n, 32, "u%zu s\n", i);
+	}
+	load_bad(text, 0, NULL,
+	    "x.map:100: u7 given twice, first at line 7\n"
+	    "x.map:120: bad: " MISSING "\n"
+	    "x.map:150: u7 given twice, first at line 7\n"
+	    "x.map:199: bad: " MISSING);
+	free(text);
+}
+
 /* A key as long as a user name may be, and one byte more. */
 static void
 test_long_key(void **state)
 {
-	char	 key[AUTH_MAX_USER + 16], text[AUTH_MAX_USER + 64];
-	char	 want[AUTH_MAX_USER + 256];
 	struct routemap	*map;
+	char		 key[AUTH_MAX_USER + 16], text[AUTH_MAX_USER + 64];
+	char		 want[AUTH_MAX_USER + 256];
 
 	(void)state;
 	memset(key, 'a', AUTH_MAX_USER - 1);
@@ -710,6 +738,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_dup_far),
 		cmocka_unit_test(test_long_key),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_long_line),
