@@ -16,6 +16,13 @@ struct backend_link;
 void	backend_start(struct sess *s);
 /* libev events on the back-end socket while connecting or logging in. */
 void	backend_io(struct sess *s, int revents);
+/*
+ * The client's answer (len excludes CRLF) to a challenge relayed in
+ * SESS_CHALLENGE: goes to the back end, and the session is back in
+ * SESS_LOGIN.  Anything but base64 or "*" is sent as "*" (cancel).
+ */
+void	backend_challenge_answer(struct sess *s, const char *line,
+	    size_t len);
 /* Frees a link (its timer stopped, its buffer wiped); accepts NULL. */
 void	backend_link_free(struct sess *s);
 

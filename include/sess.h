@@ -35,6 +35,7 @@ enum sess_state {
 	SESS_SASL,	/* waiting for a continuation line */
 	SESS_CONNECT,	/* back-end connect, greeting and TLS */
 	SESS_LOGIN,	/* replaying credentials to the back end */
+	SESS_CHALLENGE,	/* a back-end challenge relayed: client's answer */
 	SESS_RELAY,	/* copy bytes, parse nothing */
 	SESS_CLOSING	/* flushing a last reply, then closed */
 };
@@ -43,7 +44,8 @@ enum sess_state {
 enum sess_sasl_step {
 	SESS_SASL_PLAIN,	/* waiting for the PLAIN response */
 	SESS_SASL_LOGIN_USER,	/* AUTHENTICATE LOGIN: user name */
-	SESS_SASL_LOGIN_PASS	/* AUTHENTICATE LOGIN: password */
+	SESS_SASL_LOGIN_PASS,	/* AUTHENTICATE LOGIN: password */
+	SESS_SASL_OAUTH		/* XOAUTH2 or OAUTHBEARER: the response */
 };
 
 /*
@@ -60,6 +62,7 @@ struct sess_preauth {
 	size_t			 outoff;
 	char			 tag[IMAP_MAX_TAG + 1];	/* of the login */
 	enum sess_sasl_step	 sasl_step;
+	enum sasl_mech		 mech;		/* of the login */
 	int			 plain_login;	/* LOGIN, not AUTHENTICATE */
 	struct sasl_creds	 creds;		/* wiped once sent */
 	char			 domain[256];	/* confirmed reverse name */

@@ -1,6 +1,9 @@
 /*
  * Logging a client in on its back end: connect, TLS, greeting,
  * capabilities, then the client's credentials under the client's tag.
+ * XOAUTH2 and OAUTHBEARER responses go on as the client sent them, and
+ * a challenge the back end sends after one goes to the client, whose
+ * answer comes back here (SESS_CHALLENGE).
  */
 #include <sys/socket.h>
 
@@ -39,6 +42,8 @@
 #define BACKEND_CAP_SASL_IR	0x02
 #define BACKEND_CAP_AUTH_PLAIN	0x04
 #define BACKEND_CAP_LOGINDISABLED 0x08
+#define BACKEND_CAP_AUTH_XOAUTH2 0x10
+#define BACKEND_CAP_AUTH_OAUTHBEARER 0x20
 #define BACKEND_CAP_KNOWN	0x80	/* a capability list was seen */
 
 enum backend_step {
@@ -49,7 +54,8 @@ enum backend_step {
 	BACKEND_CAPABILITY,	/* waiting for our CAPABILITY's answer */
 	BACKEND_ID,		/* waiting for our ID's answer */
 	BACKEND_AUTH_CONT,	/* waiting for "+" to send the response */
-	BACKEND_AUTH		/* waiting for the tagged answer */
+	BACKEND_AUTH,		/* waiting for the tagged answer */
+	BACKEND_CHALLENGE	/* a challenge relayed: the client's turn */
 };
 
 struct backend_link {
@@ -64,7 +70,8 @@ struct backend_link {
 	char			 out[BACKEND_MAX_OUT];
 	size_t			 outlen;
 	size_t			 outoff;
-	char			 sasl[BACKEND_MAX_OUT];	/* PLAIN response */
+	char			 sasl[BACKEND_MAX_OUT];	/* the SASL response */
+	unsigned int		 challenges;	/* relayed to the client */
 };
 
 static void	backend_timeout_cb(struct ev_loop *, ev_timer *, int);
@@ -93,7 +100,8 @@ backend_watch(struct sess *s, int events)
 {
 	ev_io_stop(s->w->loop, &s->bio);
 	ev_io_set(&s->bio, s->bconn.fd, events);
-	ev_io_start(s->w->loop, &s->bio);
+	if (events != 0)
+		ev_io_start(s->w->loop, &s->bio);
 }
 
 /* Ends the attempt: "what: detail" goes to the log, UNAVAILABLE out. */
@@ -154,7 +162,11 @@ backend_update_events(struct sess *s)
 		ev = EV_WRITE;
 	else if (bl->step == BACKEND_HANDSHAKE)
 		ev = s->bconn.rd_on;
-	else {
+	else if (bl->step == BACKEND_CHALLENGE) {
+		/* The back end speaks again after the client's answer. */
+		if (bl->outoff < bl->outlen)
+			ev = s->bconn.wr_on;
+	} else {
 		ev = s->bconn.rd_on;
 		if (bl->outoff < bl->outlen)
 			ev |= s->bconn.wr_on;
@@ -286,6 +298,8 @@ backend_parse_caps(struct backend_link *bl, const char *line, size_t len)
 		{ "STARTTLS", BACKEND_CAP_STARTTLS },
 		{ "SASL-IR", BACKEND_CAP_SASL_IR },
 		{ "AUTH=PLAIN", BACKEND_CAP_AUTH_PLAIN },
+		{ "AUTH=XOAUTH2", BACKEND_CAP_AUTH_XOAUTH2 },
+		{ "AUTH=OAUTHBEARER", BACKEND_CAP_AUTH_OAUTHBEARER },
 		{ "LOGINDISABLED", BACKEND_CAP_LOGINDISABLED },
 	};
 	const char	*p, *end = line + len, *w;
@@ -309,7 +323,57 @@ backend_parse_caps(struct backend_link *bl, const char *line, size_t len)
 	}
 }
 
-/* Queues the login: AUTHENTICATE PLAIN when offered, else LOGIN. */
+/*
+ * Queues AUTHENTICATE mech with the response in bl->sasl: on the same
+ * line with SASL-IR, else once the back end says "+".
+ */
+static void
+backend_send_auth(struct backend_link *bl, const char *tag, const char *mech)
+{
+	char	verb[32];
+
+	if (bl->caps & BACKEND_CAP_SASL_IR) {
+		bl->step = BACKEND_AUTH;
+		(void)snprintf(verb, sizeof(verb), " AUTHENTICATE %s ", mech);
+		(void)backend_send(bl, tag, verb, bl->sasl);
+		OPENSSL_cleanse(bl->sasl, sizeof(bl->sasl));
+	} else {
+		bl->step = BACKEND_AUTH_CONT;
+		(void)snprintf(verb, sizeof(verb), " AUTHENTICATE %s", mech);
+		(void)backend_send(bl, tag, verb, "");
+	}
+}
+
+/* XOAUTH2 and OAUTHBEARER: the client's response, as it came. */
+static void
+backend_send_oauth(struct sess *s)
+{
+	struct backend_link	*bl = s->link;
+	struct sess_preauth	*pa = s->pa;
+	const char		*mech = "OAUTHBEARER";
+	unsigned int		 cap = BACKEND_CAP_AUTH_OAUTHBEARER;
+	char			 why[64];
+
+	if (pa->mech == SASL_MECH_XOAUTH2) {
+		mech = "XOAUTH2";
+		cap = BACKEND_CAP_AUTH_XOAUTH2;
+	}
+	if ((bl->caps & cap) == 0) {
+		(void)snprintf(why, sizeof(why), "back end does not offer %s",
+		    mech);
+		backend_fail(s, why, NULL);
+		return;
+	}
+	/* sasl_oauth_decode() checked it is base64 and not too long. */
+	(void)snprintf(bl->sasl, sizeof(bl->sasl), "%s", pa->creds.pass);
+	backend_send_auth(bl, pa->tag, mech);
+}
+
+/*
+ * Queues the login: the OAuth response as it came; for a password,
+ * AUTHENTICATE PLAIN when offered, else LOGIN.  The password or the
+ * response is wiped from the session once queued.
+ */
 static void
 backend_send_login(struct sess *s)
 {
@@ -324,21 +388,17 @@ backend_send_login(struct sess *s)
 		backend_fail(s, "back end has LOGINDISABLED", NULL);
 		return;
 	}
-	if (bl->caps & BACKEND_CAP_AUTH_PLAIN) {
+	if (pa->mech != SASL_MECH_PASSWORD) {
+		backend_send_oauth(s);
+		if (s->link == NULL)
+			return;
+	} else if (bl->caps & BACKEND_CAP_AUTH_PLAIN) {
 		if (sasl_plain_encode(&pa->creds, bl->sasl,
 		    sizeof(bl->sasl)) == -1) {
 			backend_fail(s, "credentials too long", NULL);
 			return;
 		}
-		if (bl->caps & BACKEND_CAP_SASL_IR) {
-			bl->step = BACKEND_AUTH;
-			(void)backend_send(bl, pa->tag,
-			    " AUTHENTICATE PLAIN ", bl->sasl);
-		} else {
-			bl->step = BACKEND_AUTH_CONT;
-			(void)backend_send(bl, pa->tag,
-			    " AUTHENTICATE PLAIN", "");
-		}
+		backend_send_auth(bl, pa->tag, "PLAIN");
 	} else if (pa->creds.authzid[0] == '\0' &&
 	    imap_quote(user, sizeof(user), pa->creds.user,
 	    strlen(pa->creds.user)) >= 0 &&
@@ -354,6 +414,7 @@ backend_send_login(struct sess *s)
 	}
 	OPENSSL_cleanse(user, sizeof(user));
 	OPENSSL_cleanse(pass, sizeof(pass));
+	OPENSSL_cleanse(pa->creds.pass, sizeof(pa->creds.pass));
 }
 
 /*
@@ -486,6 +547,63 @@ backend_login_refused(struct sess *s, const char *line, size_t len,
 	}
 }
 
+/*
+ * A challenge after the response: XOAUTH2 and OAUTHBEARER servers send
+ * their error so, and wait for the client's answer before their NO
+ * (RFC 7628 s.3.2.3).  It goes to the client as it came, and the
+ * session reads the answer (backend_challenge_answer()).  One to a
+ * password login, one too many, or one too long for the client's
+ * buffer, is cancelled here with "*" instead.
+ */
+static int
+backend_challenge(struct sess *s, const char *line, size_t len)
+{
+	struct backend_link	*bl = s->link;
+
+	if (s->pa->mech == SASL_MECH_PASSWORD ||
+	    bl->challenges >= SASL_MAX_CHALLENGES ||
+	    sess_reply(s, "%.*s", (int)len, line) == -1) {
+		log_debug("sess=%s client=%s cancelling a back-end challenge",
+		    s->id, s->client);
+		(void)backend_send(bl, "*", "", "");
+		return BACKEND_LINE_DROP;
+	}
+	log_debug("sess=%s client=%s relaying a back-end challenge", s->id,
+	    s->client);
+	bl->challenges++;
+	bl->step = BACKEND_CHALLENGE;
+	sess_set_state(s, SESS_CHALLENGE);
+	sess_update_events(s);
+	return BACKEND_LINE_DROP;
+}
+
+void
+backend_challenge_answer(struct sess *s, const char *line, size_t len)
+{
+	struct backend_link	*bl = s->link;
+
+	sess_set_state(s, SESS_LOGIN);
+	bl->step = BACKEND_AUTH;
+	/* Only base64 or "*" goes on: nothing else joins our commands. */
+	if (!(len == 1 && line[0] == '*') && !sasl_b64_valid(line, len)) {
+		line = "*";
+		len = 1;
+	}
+	if (len + 2 > sizeof(bl->out) - bl->outlen) {
+		backend_fail(s, "challenge answer too long", NULL);
+		return;
+	}
+	memcpy(bl->out + bl->outlen, line, len);
+	memcpy(bl->out + bl->outlen + len, "\r\n", 2);
+	bl->outlen += len + 2;
+	if (backend_flush(s) == -1) {
+		backend_fail(s, "write failed", NULL);
+		return;
+	}
+	backend_update_events(s);
+	sess_update_events(s);
+}
+
 /* Handles one line of the login's answer. */
 static int
 backend_auth_line(struct sess *s, const char *line, size_t len)
@@ -499,6 +617,8 @@ backend_auth_line(struct sess *s, const char *line, size_t len)
 		OPENSSL_cleanse(bl->sasl, sizeof(bl->sasl));
 		return BACKEND_LINE_DROP;
 	}
+	if (len >= 1 && line[0] == '+')
+		return backend_challenge(s, line, len);
 	if (len >= 5 && strncasecmp(line, "* BYE", 5) == 0) {
 		backend_fail(s, "back end said BYE", NULL);
 		return BACKEND_LINE_ENDED;
@@ -524,8 +644,9 @@ backend_lines(struct sess *s)
 	size_t			 len, used;
 	int			 r;
 
-	while ((nl = memchr(bl->in + bl->scan, '\n', bl->inlen - bl->scan))
-	    != NULL) {
+	/* During a challenge the back end waits; so does what it sent. */
+	while (bl->step != BACKEND_CHALLENGE && (nl = memchr(bl->in +
+	    bl->scan, '\n', bl->inlen - bl->scan)) != NULL) {
 		line = bl->in + bl->scan;
 		used = (size_t)(nl - line) + 1;
 		len = used - 1;

@@ -130,8 +130,8 @@ static const struct conf_word conf_proto_words[] = {
 
 static const struct conf_word conf_auth_words[] = {
 	{ "PLAIN", CONF_AUTH_PLAIN, 1 }, { "LOGIN", CONF_AUTH_LOGIN, 1 },
-	{ "XOAUTH2", CONF_AUTH_XOAUTH2, 0 },
-	{ "OAUTHBEARER", CONF_AUTH_OAUTHBEARER, 0 },
+	{ "XOAUTH2", CONF_AUTH_XOAUTH2, 1 },
+	{ "OAUTHBEARER", CONF_AUTH_OAUTHBEARER, 1 },
 	{ NULL, 0, 0 }
 };
 

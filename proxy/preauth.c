@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "access.h"
+#include "acl.h"
 #include "backend.h"
 #include "conf.h"
 #include "imap.h"
@@ -48,13 +49,15 @@ preauth_capability(const struct sess *s, char *buf, size_t len)
 {
 	int	mechs = s->srv->conf->auth_mechanisms;
 
-	snprintf(buf, len, "IMAP4rev1 LITERAL+ SASL-IR ID%s%s%s%s",
+	if (preauth_login_disabled(s))
+		mechs = 0;
+	snprintf(buf, len, "IMAP4rev1 LITERAL+ SASL-IR ID%s%s%s%s%s%s",
 	    preauth_starttls_offered(s) ? " STARTTLS" : "",
 	    preauth_login_disabled(s) ? " LOGINDISABLED" : "",
-	    !preauth_login_disabled(s) && (mechs & CONF_AUTH_PLAIN) ?
-	    " AUTH=PLAIN" : "",
-	    !preauth_login_disabled(s) && (mechs & CONF_AUTH_LOGIN) ?
-	    " AUTH=LOGIN" : "");
+	    (mechs & CONF_AUTH_PLAIN) ? " AUTH=PLAIN" : "",
+	    (mechs & CONF_AUTH_LOGIN) ? " AUTH=LOGIN" : "",
+	    (mechs & CONF_AUTH_XOAUTH2) ? " AUTH=XOAUTH2" : "",
+	    (mechs & CONF_AUTH_OAUTHBEARER) ? " AUTH=OAUTHBEARER" : "");
 }
 
 void
@@ -171,6 +174,23 @@ preauth_copy_arg(char *dst, size_t dstlen, const struct imap_arg *a)
 	return 0;
 }
 
+/*
+ * The access rules at login; -1 when refused (logged).  An OAUTHBEARER
+ * response need not name its user (RFC 7628 s.3.1): rules about users
+ * cannot judge it, other rules already passed at connect.
+ */
+static int
+preauth_access(struct sess *s)
+{
+	if (s->pa->creds.user[0] != '\0')
+		return access_login(s);
+	if (s->srv->acl == NULL || (s->srv->acl_needs & ACL_NEEDS_USER) == 0)
+		return 0;
+	log_info("sess=%s client=%s login refused: the access rules name "
+	    "users and the response names none", s->id, s->client);
+	return -1;
+}
+
 /* Credentials are in: the access rules decide, then the back end. */
 static void
 preauth_begin_login(struct sess *s, const char *tag)
@@ -179,7 +199,7 @@ preauth_begin_login(struct sess *s, const char *tag)
 
 	if (tag != s->pa->tag)
 		snprintf(s->pa->tag, sizeof(s->pa->tag), "%s", tag);
-	if (access_login(s) == -1) {
+	if (preauth_access(s) == -1) {
 		sasl_creds_wipe(&s->pa->creds);
 		if (s->state == SESS_SASL)
 			sess_set_state(s, SESS_PREAUTH);
@@ -227,16 +247,26 @@ preauth_login(struct sess *s, struct imap_cmd *cmd)
 		return;
 	}
 	s->pa->plain_login = 1;
+	s->pa->mech = SASL_MECH_PASSWORD;
 	preauth_begin_login(s, cmd->tag);
 }
 
-/* Decodes a PLAIN response and starts the login, or answers why not. */
+/*
+ * Decodes a PLAIN, XOAUTH2 or OAUTHBEARER response (s->pa->mech) and
+ * starts the login, or answers why not.
+ */
 static void
-preauth_plain_response(struct sess *s, const char *b64, size_t len)
+preauth_sasl_response(struct sess *s, const char *b64, size_t len)
 {
 	const char	*why;
+	int		 r;
 
-	if (sasl_plain_decode(b64, len, &s->pa->creds, &why) == -1) {
+	if (s->pa->mech == SASL_MECH_PASSWORD)
+		r = sasl_plain_decode(b64, len, &s->pa->creds, &why);
+	else
+		r = sasl_oauth_decode(s->pa->mech, b64, len, &s->pa->creds,
+		    &why);
+	if (r == -1) {
 		sasl_creds_wipe(&s->pa->creds);
 		if (s->state == SESS_SASL)
 			sess_set_state(s, SESS_PREAUTH);
@@ -279,10 +309,23 @@ preauth_authenticate(struct sess *s, struct imap_cmd *cmd)
 	}
 	snprintf(s->pa->tag, sizeof(s->pa->tag), "%s", cmd->tag);
 	s->pa->plain_login = 0;
+	s->pa->mech = SASL_MECH_PASSWORD;
 	s->pa->creds.authzid[0] = '\0';
-	if (strcasecmp(mech, "PLAIN") == 0 && (mechs & CONF_AUTH_PLAIN)) {
+	if (strcasecmp(mech, "XOAUTH2") == 0 && (mechs & CONF_AUTH_XOAUTH2))
+		s->pa->mech = SASL_MECH_XOAUTH2;
+	else if (strcasecmp(mech, "OAUTHBEARER") == 0 &&
+	    (mechs & CONF_AUTH_OAUTHBEARER))
+		s->pa->mech = SASL_MECH_OAUTHBEARER;
+	if (s->pa->mech != SASL_MECH_PASSWORD) {
+		/* Passed through: the back end's answer comes later. */
 		if (ir != NULL)
-			preauth_plain_response(s, ir, irlen);
+			preauth_sasl_response(s, ir, irlen);
+		else
+			preauth_sasl_prompt(s, SESS_SASL_OAUTH, "");
+	} else if (strcasecmp(mech, "PLAIN") == 0 &&
+	    (mechs & CONF_AUTH_PLAIN)) {
+		if (ir != NULL)
+			preauth_sasl_response(s, ir, irlen);
 		else
 			preauth_sasl_prompt(s, SESS_SASL_PLAIN, "");
 	} else if (strcasecmp(mech, "LOGIN") == 0 &&
@@ -316,7 +359,8 @@ preauth_sasl_line(struct sess *s, const char *line, size_t len)
 	}
 	switch (s->pa->sasl_step) {
 	case SESS_SASL_PLAIN:
-		preauth_plain_response(s, line, len);
+	case SESS_SASL_OAUTH:
+		preauth_sasl_response(s, line, len);
 		return;
 	case SESS_SASL_LOGIN_USER:
 		n = sasl_b64_decode(line, len, cr->user, sizeof(cr->user));

@@ -78,7 +78,8 @@ route_pick(struct sess *s, const char **why_r)
 		*why_r = "user name too long";
 		return -1;
 	}
-	if (s->srv->routes != NULL &&
+	/* A login that names nobody (OAUTHBEARER without a=): the default. */
+	if (s->srv->routes != NULL && cr->user[0] != '\0' &&
 	    (i = routemap_lookup(s->srv->routes, key)) >= 0)
 		t = &s->srv->route_targets[i];
 	s->be = NULL;

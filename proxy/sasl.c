@@ -1,8 +1,10 @@
 /*
  * SASL PLAIN (RFC 4616) and base64 (RFC 4648 s.4) for the mechanisms the
- * proxy terminates.  OpenSSL's EVP_DecodeBlock() decodes, but it skips
- * blanks, and for "=" padding it still writes zero bytes and counts
- * them, so the input is checked and the real length computed here.
+ * proxy terminates, and a look into XOAUTH2 and OAUTHBEARER (RFC 7628)
+ * responses for their user name.  OpenSSL's EVP_DecodeBlock() decodes,
+ * but it skips blanks, and for "=" padding it still writes zero bytes
+ * and counts them, so the input is checked and the real length computed
+ * here.
  */
 #include <limits.h>
 #include <string.h>
@@ -17,6 +19,10 @@
 /* Its base64 length, and room for all that base64 can decode to. */
 #define SASL_PLAIN_B64	((SASL_PLAIN_MAX + 2) / 3 * 4)
 #define SASL_PLAIN_BUF	(SASL_PLAIN_B64 / 4 * 3 + 1)
+/* All an OAuth response of AUTH_MAX_SECRET base64 characters decodes to. */
+#define SASL_OAUTH_BUF	(AUTH_MAX_SECRET / 4 * 3 + 1)
+/* RFC 7628 s.3.1: kvsep, between key=value pairs. */
+#define SASL_KVSEP	'\x01'
 
 static int
 b64_char(unsigned char c)
@@ -79,6 +85,12 @@ fail:
 	OPENSSL_cleanse(out, outlen);
 	out[0] = '\0';
 	return -1;
+}
+
+int
+sasl_b64_valid(const char *b64, size_t len)
+{
+	return (len == 1 && b64[0] == '=') || b64_check(b64, len) >= 0;
 }
 
 int
@@ -182,6 +194,143 @@ sasl_plain_encode(const struct sasl_creds *creds, char *out, size_t outlen)
 	    out, outlen);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
+}
+
+/*
+ * Counts the ^A-separated fields of buf[0..len) that begin with key and
+ * points *val_r and *vlen_r at the value of the first.
+ */
+static int
+oauth_field(const char *buf, size_t len, const char *key,
+    const char **val_r, size_t *vlen_r)
+{
+	const char	*p = buf, *end = buf + len, *e;
+	size_t		 klen = strlen(key);
+	int		 n = 0;
+
+	while (p < end) {
+		if ((e = memchr(p, SASL_KVSEP, (size_t)(end - p))) == NULL)
+			e = end;
+		if ((size_t)(e - p) >= klen && memcmp(p, key, klen) == 0 &&
+		    n++ == 0) {
+			*val_r = p + klen;
+			*vlen_r = (size_t)(e - p) - klen;
+		}
+		p = e + 1;
+	}
+	return n;
+}
+
+/*
+ * "user=" USER ^A "auth=Bearer " TOKEN ^A ^A.  Dovecot takes the last
+ * user= and the access rules would see the first: more than one is
+ * refused.
+ */
+static const char *
+xoauth2_split(const char *buf, size_t len, struct sasl_creds *creds)
+{
+	const char	*user, *auth;
+	size_t		 ulen, alen;
+	int		 n;
+
+	if ((n = oauth_field(buf, len, "user=", &user, &ulen)) == 0)
+		return "Missing user name";
+	if (n > 1)
+		return "More than one user name";
+	if (ulen == 0)
+		return "Empty user name";
+	if (oauth_field(buf, len, "auth=", &auth, &alen) == 0 || alen == 0)
+		return "Missing token";
+	return plain_copy(creds->user, sizeof(creds->user), user, ulen, 1);
+}
+
+/*
+ * gs2-header = ("n" / "y" / "p=" cb-name) "," ["a=" saslname] ","
+ * (RFC 5801 s.4), then kvsep and the key=value pairs; saslname writes
+ * "," and "=" as "=2C" and "=3D".  No a= leaves the user "".
+ */
+static const char *
+oauthbearer_split(const char *buf, size_t len, struct sasl_creds *creds)
+{
+	const char	*p = buf, *end = buf + len, *auth;
+	size_t		 n = 0, alen;
+	char		 c;
+
+	if (len >= 2 && (buf[0] == 'n' || buf[0] == 'y') && buf[1] == ',')
+		p = buf + 2;
+	else if (len >= 2 && buf[0] == 'p' && buf[1] == '=') {
+		for (p = buf + 2; p < end && ((*p >= 'a' && *p <= 'z') ||
+		    (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '.' || *p == '-'); p++)
+			;
+		if (p == buf + 2 || p == end || *p != ',')
+			return "Malformed gs2 header";
+		p++;
+	} else
+		return "Malformed gs2 header";
+	if (end - p >= 2 && p[0] == 'a' && p[1] == '=') {
+		for (p += 2; p < end && *p != ','; p++) {
+			c = *p;
+			if (c == '=') {
+				if (end - p >= 3 && p[1] == '2' && p[2] == 'C')
+					c = ',';
+				else if (end - p >= 3 && p[1] == '3' &&
+				    p[2] == 'D')
+					c = '=';
+				else
+					return "Invalid user name";
+				p += 2;
+			} else if ((unsigned char)c < 0x20 || c == 0x7f)
+				return "Invalid user name";
+			if (n >= sizeof(creds->user) - 1)
+				return "User name too long";
+			creds->user[n++] = c;
+		}
+		if (n == 0)
+			return "Empty user name";
+	}
+	creds->user[n] = '\0';
+	if (end - p < 2 || p[0] != ',' || p[1] != SASL_KVSEP)
+		return "Malformed gs2 header";
+	p += 2;
+	if (oauth_field(p, (size_t)(end - p), "auth=", &auth, &alen) == 0 ||
+	    alen == 0)
+		return "Missing token";
+	return NULL;
+}
+
+int
+sasl_oauth_decode(enum sasl_mech mech, const char *b64, size_t len,
+    struct sasl_creds *creds, const char **err_r)
+{
+	char		 buf[SASL_OAUTH_BUF];
+	const char	*err;
+	int		 n = 0;
+
+	sasl_creds_wipe(creds);
+	if (len > AUTH_MAX_SECRET)
+		err = "Response too long";
+	else if ((n = sasl_b64_decode(b64, len, buf, sizeof(buf))) == -1)
+		err = "Invalid base64";
+	else if (n == 0)
+		err = "Empty response";
+	else if (memchr(buf, '\0', (size_t)n) != NULL)
+		err = "Malformed response";
+	else if (mech == SASL_MECH_XOAUTH2)
+		err = xoauth2_split(buf, (size_t)n, creds);
+	else if (mech == SASL_MECH_OAUTHBEARER)
+		err = oauthbearer_split(buf, (size_t)n, creds);
+	else
+		err = "Not an OAuth mechanism";
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (err != NULL) {
+		sasl_creds_wipe(creds);
+		*err_r = err;
+		return -1;
+	}
+	memcpy(creds->pass, b64, len);
+	creds->pass[len] = '\0';
+	return 0;
 }
 
 void

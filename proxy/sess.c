@@ -40,7 +40,8 @@ static atomic_ullong	sess_serial;
 static const char *const sess_state_names[] = {
 	[SESS_LOOKUP] = "lookup", [SESS_TLS] = "tls", [SESS_PREAUTH] = "preauth", [SESS_SASL] = "sasl",
 	[SESS_CONNECT] = "connect", [SESS_LOGIN] = "login",
-	[SESS_RELAY] = "relay", [SESS_CLOSING] = "closing"
+	[SESS_CHALLENGE] = "challenge", [SESS_RELAY] = "relay",
+	[SESS_CLOSING] = "closing"
 };
 
 #define S(x)	(1u << (x))
@@ -52,7 +53,9 @@ static const unsigned int sess_next[] = {
 	    S(SESS_CLOSING),
 	[SESS_SASL] = S(SESS_PREAUTH) | S(SESS_CONNECT) | S(SESS_CLOSING),
 	[SESS_CONNECT] = S(SESS_LOGIN) | S(SESS_PREAUTH) | S(SESS_CLOSING),
-	[SESS_LOGIN] = S(SESS_RELAY) | S(SESS_PREAUTH) | S(SESS_CLOSING),
+	[SESS_LOGIN] = S(SESS_RELAY) | S(SESS_CHALLENGE) | S(SESS_PREAUTH) |
+	    S(SESS_CLOSING),
+	[SESS_CHALLENGE] = S(SESS_LOGIN) | S(SESS_CLOSING),
 	[SESS_RELAY] = S(SESS_CLOSING),
 	[SESS_CLOSING] = 0
 };
@@ -67,7 +70,17 @@ static void	sess_input(struct sess *);
 static const char *
 sess_safe(const char *user, char *buf, size_t len)
 {
-	return user == NULL ? "-" : log_escape(buf, len, user, strlen(user));
+	/* "" is an OAUTHBEARER login that names nobody. */
+	return user == NULL || *user == '\0' ? "-" :
+	    log_escape(buf, len, user, strlen(user));
+}
+
+/* The states in which the client's lines are read and answered. */
+static int
+sess_reads_client(const struct sess *s)
+{
+	return s->state == SESS_PREAUTH || s->state == SESS_SASL ||
+	    s->state == SESS_CHALLENGE;
 }
 
 unsigned int
@@ -112,8 +125,7 @@ sess_out_pending(const struct sess *s)
 static int
 sess_wants_input(const struct sess *s)
 {
-	return (s->state == SESS_PREAUTH || s->state == SESS_SASL) &&
-	    !s->starttls_pending &&
+	return sess_reads_client(s) && !s->starttls_pending &&
 	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2 &&
 	    s->pa->inlen < sizeof(s->pa->in);
 }
@@ -138,6 +150,7 @@ sess_update_events(struct sess *s)
 	case SESS_SASL:
 	case SESS_CONNECT:
 	case SESS_LOGIN:
+	case SESS_CHALLENGE:
 		if (sess_out_pending(s))
 			ev |= c->wr_on;
 		if (s->pa != NULL && sess_wants_input(s))
@@ -412,7 +425,7 @@ sess_input_step(struct sess *s, struct imap_cmd *cmd)
 	size_t			 linelen, used;
 	enum imap_result	 r;
 
-	if (s->state == SESS_SASL) {
+	if (s->state == SESS_SASL || s->state == SESS_CHALLENGE) {
 		r = imap_parse_line(pa->in, pa->inlen, &linelen, &used);
 		if (r == IMAP_AGAIN)
 			return 0;
@@ -420,7 +433,10 @@ sess_input_step(struct sess *s, struct imap_cmd *cmd)
 			sess_bad(s, pa->tag, "Line too long", 1);
 			return 0;
 		}
-		preauth_sasl_line(s, pa->in, linelen);
+		if (s->state == SESS_SASL)
+			preauth_sasl_line(s, pa->in, linelen);
+		else
+			backend_challenge_answer(s, pa->in, linelen);
 		if (s->closed)
 			return 0;
 		sess_consume(s, used);
@@ -457,8 +473,7 @@ sess_process(struct sess *s)
 	int		 more = 1;
 
 	while (more && !s->closed && s->pa->inlen > 0 &&
-	    (s->state == SESS_PREAUTH || s->state == SESS_SASL) &&
-	    !s->starttls_pending &&
+	    sess_reads_client(s) && !s->starttls_pending &&
 	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2)
 		more = sess_input_step(s, cmd);
 }
@@ -520,6 +535,7 @@ sess_client_cb(struct ev_loop *loop, ev_io *io, int revents)
 		break;
 	case SESS_PREAUTH:
 	case SESS_SASL:
+	case SESS_CHALLENGE:
 		if (sess_flush(s) == -1)
 			return;
 		if (s->starttls_pending && !sess_out_pending(s)) {
@@ -530,7 +546,7 @@ sess_client_cb(struct ev_loop *loop, ev_io *io, int revents)
 		sess_process(s);
 		if (s->closed)
 			return;
-		if (s->state == SESS_PREAUTH || s->state == SESS_SASL)
+		if (sess_reads_client(s))
 			sess_input(s);
 		else if (s->state == SESS_CLOSING && !sess_out_pending(s))
 			sess_close(s, s->close_reason);
@@ -566,6 +582,7 @@ sess_backend_cb(struct ev_loop *loop, ev_io *io, int revents)
 	switch (s->state) {
 	case SESS_CONNECT:
 	case SESS_LOGIN:
+	case SESS_CHALLENGE:
 		backend_io(s, revents);
 		break;
 	case SESS_RELAY:
@@ -606,6 +623,7 @@ sess_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	case SESS_SASL:
 	case SESS_CONNECT:
 	case SESS_LOGIN:
+	case SESS_CHALLENGE:
 		sess_bye(s, "Login timeout", "login timeout");
 		break;
 	case SESS_RELAY:
@@ -707,6 +725,7 @@ sess_bye(struct sess *s, const char *why, const char *reason)
 	case SESS_SASL:
 	case SESS_CONNECT:
 	case SESS_LOGIN:
+	case SESS_CHALLENGE:
 		backend_link_free(s);
 		s->starttls_pending = 0;
 		(void)sess_reply(s, "* BYE %s", why);

@@ -606,6 +606,46 @@ def dovecot():
     d.stop()
 
 
+def route_users(names):
+    """{name: password} for NAMES: the password is derived from the
+    name, so every store of a routing test knows the same accounts."""
+    return dict((n, "pw-%s-R7t" % n) for n in names)
+
+
+@pytest.fixture
+def dovecots():
+    """dovecots(n, users=None, tls=False, cert=None, names=None) -> list
+
+    N more Dovecot instances (the stores of the routing tests), each
+    independent of the session's and of the others: its own folder,
+    ports, log, passwd-file and maildirs, all with the same USERS
+    ({name: password}; pass every user here: a running Dovecot rereads
+    its passwd-file at most once a second).  Named NAMES (default
+    store1..storeN; the name is what `ID` answers after login, see
+    dovecot.Dovecot's NAME), with a self-signed imaps certificate or
+    CERT when TLS.  Their processes serve many logins each (see
+    REUSE_PROCESSES there), so hundreds of logins take seconds.  A test
+    may halt() and restart() one (same ports); every instance is
+    stopped at teardown."""
+    started = []
+
+    def make(n, users=None, tls=False, cert=None, names=None):
+        names = list(names or ["store%d" % (i + 1) for i in range(n)])
+        assert len(names) == n, names
+        out = []
+        for name in names:
+            d = dv.Dovecot(users=users or {}, tls=tls, cert=cert,
+                           name=name, reuse_processes=True)
+            started.append(d)
+            d.start()
+            out.append(d)
+        return out
+
+    yield make
+    for d in started:
+        d.stop()
+
+
 _user_seq = [0]
 
 

@@ -26,6 +26,8 @@ try:
 except ImportError:  # imported as a top-level module (tests/demo.py)
     import certs
 
+import collections
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
 
@@ -89,11 +91,23 @@ class Dovecot:
     """One Dovecot instance living in its own directory."""
 
     def __init__(self, directory=None, users=None, tls=True,
-                 host="127.0.0.1", cert=None):
+                 host="127.0.0.1", cert=None, name=None,
+                 reuse_processes=False, oauth2=None):
         """DIRECTORY: where everything goes (a fresh temporary folder
         when None; keep it short: Unix socket paths live below it).
         USERS: {name: password}.  TLS: also listen for imaps.
-        CERT: (cert, key) to use instead of a generated one."""
+        CERT: (cert, key) to use instead of a generated one.
+        NAME: when given (an atom), a logged-in client's `ID` is
+        answered with ("name" "Dovecot" "x-store" NAME): tests ask a
+        session which instance it reached.
+        REUSE_PROCESSES: imap-login and imap processes serve one
+        connection after another instead of one each (service_count =
+        0): a login costs a few milliseconds instead of tens, for tests
+        that log in hundreds of times.
+        OAUTH2: an OAuth 2.0 introspection URL (RFC 7662; Dovecot POSTs
+        token=...): XOAUTH2 and OAUTHBEARER are offered too, checked by
+        an oauth2 passdb that takes the user from "username" and wants
+        "active": true."""
         self.owns_dir = directory is None
         self.dir = directory or tempfile.mkdtemp(prefix="dvc-")
         os.makedirs(self.dir, exist_ok=True)
@@ -103,6 +117,9 @@ class Dovecot:
         self.port = None
         self.tls_port = None
         self.cert = cert
+        self.name = name
+        self.oauth2 = oauth2
+        self.reuse_processes = reuse_processes
         self.proc = None
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.log = os.path.join(self.dir, "dovecot.log")
@@ -235,6 +252,13 @@ class Dovecot:
             "mail_max_userip_connections = 1000",
             "imap_idle_notify_interval = 1 secs",
         ]
+        if self.reuse_processes:
+            lines += ["service imap-login {", "  service_count = 0", "}",
+                      "service imap {", "  service_count = 0", "}"]
+        if self.name is not None:
+            lines.append("imap_id_send = name * x-store %s" % self.name)
+        if self.oauth2 is not None:
+            lines += self._oauth2_config()
         if self.tls:
             lines += [
                 "ssl_cert = <%s" % self.cert[0],
@@ -247,18 +271,42 @@ class Dovecot:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
 
+    def _oauth2_config(self):
+        """The oauth2 passdb's file, and the lines that use it (after
+        the passwd-file passdb, which knows none of the OAuth users)."""
+        ext = os.path.join(self.dir, "dovecot-oauth2.conf.ext")
+        with open(ext, "w") as f:
+            f.write("introspection_mode = post\n"
+                    "introspection_url = %s\n"
+                    "username_attribute = username\n"
+                    "active_attribute = active\n"
+                    "active_value = true\n" % self.oauth2)
+        os.chmod(ext, 0o644)
+        return ["auth_mechanisms = plain login xoauth2 oauthbearer",
+                "passdb {",
+                "  driver = oauth2",
+                "  mechanisms = xoauth2 oauthbearer",
+                "  args = %s" % ext,
+                "}"]
+
     # -- life cycle ----------------------------------------------------
 
-    def start(self, timeout=15.0):
-        """Write the configuration, start Dovecot, wait for greetings."""
+    def start(self, timeout=15.0, same_ports=False):
+        """Write the configuration, start Dovecot, wait for greetings.
+
+        SAME_PORTS: listen on the ports of the previous start (after
+        halt(): a store coming back where the proxy expects it)."""
         if self.tls and self.cert is None:
             self.cert = certs.make_cert(
                 os.path.join(self.dir, "tls"), "store.test",
                 ["store.test", "localhost", "127.0.0.1"])
+        if same_ports and self.port is None:
+            raise RuntimeError("same_ports: never started")
         last = None
         for _attempt in range(3):
-            self.port = free_port(self.host)
-            self.tls_port = free_port(self.host) if self.tls else None
+            if not same_ports:
+                self.port = free_port(self.host)
+                self.tls_port = free_port(self.host) if self.tls else None
             self._write_config()
             logf = open(os.path.join(self.dir, "dovecot.stderr"), "ab")
             self.proc = subprocess.Popen(
@@ -273,7 +321,7 @@ class Dovecot:
             except TimeoutError as e:
                 last = e
                 self._kill()
-                if not self._bind_race():
+                if same_ports or not self._bind_race():
                     break
         raise RuntimeError("Dovecot did not start: %s\n%s" % (
             last, self.diagnostics()))
@@ -309,6 +357,19 @@ class Dovecot:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self.proc = None
+
+    def halt(self):
+        """Stop Dovecot (SIGTERM to its process group, so its sessions
+        end too) and keep everything: restart() brings it back."""
+        self._kill()
+
+    def restart(self, timeout=15.0):
+        """Start again after halt(), on the same ports, with the same
+        users, log and maildirs."""
+        return self.start(timeout=timeout, same_ports=True)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
         """Stop Dovecot; remove the directory when we created it."""
@@ -353,6 +414,43 @@ class Dovecot:
         """Dovecot's imap-login "Login:" lines for USER."""
         return [l for l in self.log_text().splitlines()
                 if "Login: user=<%s>" % user in l]
+
+    def login_counts(self):
+        """collections.Counter: user -> number of imap-login "Login:"
+        lines in the log so far."""
+        c = collections.Counter()
+        for l in self.log_text().splitlines():
+            i = l.find("Login: user=<")
+            if i >= 0:
+                j = l.find(">", i + 13)
+                if j > 0:
+                    c[l[i + 13:j]] += 1
+        return c
+
+    def who(self):
+        """`doveadm who` against this instance: its lines (without the
+        header), each split into fields."""
+        r = subprocess.run(["doveadm", "-c", self.conf, "who"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise RuntimeError("doveadm who failed (%d): %s"
+                               % (r.returncode, r.stderr))
+        return [l.split() for l in r.stdout.splitlines()[1:] if l.strip()]
+
+    def holds(self, user, text, mailbox="INBOX"):
+        """Number of messages in USER's MAILBOX whose Subject contains
+        TEXT (a logged-in look of our own, straight to this store)."""
+        c = self.connect(user)
+        try:
+            typ, data = c.select(mailbox, readonly=True)
+            if typ != "OK":
+                raise RuntimeError("SELECT failed: %r" % data)
+            typ, data = c.search(None, "SUBJECT", '"%s"' % text)
+            if typ != "OK":
+                raise RuntimeError("SEARCH failed: %r" % data)
+            return len(data[0].split())
+        finally:
+            c.logout()
 
     def count(self, user, mailbox="INBOX"):
         """Number of messages in USER's MAILBOX."""

@@ -313,10 +313,6 @@ static const struct {
 	    "x.conf:7: [server s] auth_fail_delay: not supported yet" },
 	{ SRV "listen = 127.0.0.1:144 proxy\n" BE, "x.conf:3: [server s] "
 	    "listen: flag proxy not supported yet" },
-	{ SRV "auth_mechanisms = plain, xoauth2 OAUTHBEARER\n" BE,
-	    "x.conf:3: [server s] auth_mechanisms: XOAUTH2 not supported yet\n"
-	    "x.conf:3: [server s] auth_mechanisms: OAUTHBEARER not supported "
-	    "yet" },
 	{ SRV "default_backend = pool:stores\n" BE, "x.conf:3: [server s] "
 	    "default_backend: no [backend] has pool = stores" },
 	{ BASE "pool = stores\nweight = 1001\nforward_id = maybe\n"
@@ -614,6 +610,11 @@ test_values(void **state)
 		assert_ptr_equal(c->servers[1].backend, &c->backends[0]);
 		conf_free(&c);
 	}
+	/* Mechanisms are case-insensitive; the OAuth ones pass through. */
+	c = load_good(SRV "auth_mechanisms = plain, xoauth2 OAUTHBEARER\n" BE);
+	assert_int_equal(c->servers[0].auth_mechanisms, CONF_AUTH_PLAIN |
+	    CONF_AUTH_XOAUTH2 | CONF_AUTH_OAUTHBEARER);
+	conf_free(&c);
 }
 
 static const struct {

@@ -1,5 +1,6 @@
 /*
- * Unit tests for base64 and SASL PLAIN (proxy/sasl.c).  Decoding goes
+ * Unit tests for base64, SASL PLAIN and the XOAUTH2 and OAUTHBEARER
+ * decoders (proxy/sasl.c).  Decoding goes
  * into heap buffers of exactly the announced size, so valgrind and ASan
  * see any write past what the caller allowed.
  */
@@ -7,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -336,6 +338,204 @@ test_plain_encode_full(void **state)
 }
 
 static void
+test_b64_valid(void **state)
+{
+	static const char *const good[] = { "", "=", "AQ==", "Zm8=", "Zm9v",
+	    "+/+/" };
+	static const char *const bad[] = { "*", "Zm9", "Zm9v\r", "Zm 9v",
+	    "==", "Zg=a", "AQ==AQ==" };
+	size_t	i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!sasl_b64_valid(good[i], strlen(good[i])))
+			fail_msg("\"%s\" refused", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sasl_b64_valid(bad[i], strlen(bad[i])))
+			fail_msg("\"%s\" taken", bad[i]);
+}
+
+struct oauth_case {
+	const char	*desc;
+	enum sasl_mech	 mech;
+	const char	*raw;	/* encoded by the test */
+	size_t		 len;
+	const char	*user;	/* NULL: refused with err */
+	const char	*err;
+};
+
+/* kvsep: a macro, as "\x01auth" would read as one hex escape. */
+#define KV	"\x01"
+#define XO	SASL_MECH_XOAUTH2
+#define OB	SASL_MECH_OAUTHBEARER
+#define OA_OK(d, m, r, u)	{ d, m, r, sizeof(r) - 1, u, NULL }
+#define OA_BAD(d, m, r, e)	{ d, m, r, sizeof(r) - 1, NULL, e }
+
+static const struct oauth_case oauth_cases[] = {
+	/* Google's XOAUTH2 format. */
+	OA_OK("xoauth2", XO, "user=someuser@example.com" KV "auth=Bearer "
+	    "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg" KV KV,
+	    "someuser@example.com"),
+	OA_OK("xoauth2 auth first", XO, "auth=Bearer t0k" KV "user=bob" KV KV,
+	    "bob"),
+	OA_OK("xoauth2 other keys", XO, "user=bob" KV "host=x" KV
+	    "auth=Bearer t" KV KV, "bob"),
+	OA_BAD("xoauth2 no user", XO, "auth=Bearer t" KV KV,
+	    "Missing user name"),
+	/* Dovecot would take the last; the rules would see the first. */
+	OA_BAD("xoauth2 two users", XO, "user=alice" KV "user=bob" KV
+	    "auth=Bearer t" KV KV, "More than one user name"),
+	OA_BAD("xoauth2 empty user", XO, "user=" KV "auth=Bearer t" KV KV,
+	    "Empty user name"),
+	OA_BAD("xoauth2 no token", XO, "user=bob" KV KV, "Missing token"),
+	OA_BAD("xoauth2 empty auth", XO, "user=bob" KV "auth=" KV KV,
+	    "Missing token"),
+	OA_BAD("xoauth2 NUL", XO, "user=b\0ob" KV "auth=Bearer t" KV KV,
+	    "Malformed response"),
+	OA_BAD("xoauth2 CR in user", XO, "user=b\rob" KV "auth=Bearer t" KV KV,
+	    "Invalid user name"),
+	/* RFC 7628 s.4.1 */
+	OA_OK("oauthbearer", OB, "n,a=user@example.com," KV
+	    "host=server.example.com" KV "port=143" KV "auth=Bearer "
+	    "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==" KV KV,
+	    "user@example.com"),
+	/* RFC 7628 s.4.2: a= is optional. */
+	OA_OK("oauthbearer no a=", OB, "n,," KV "auth=Bearer t" KV KV, ""),
+	OA_OK("oauthbearer y", OB, "y,a=bob," KV "auth=Bearer t" KV KV,
+	    "bob"),
+	OA_OK("oauthbearer p=", OB, "p=tls-unique,a=bob," KV "auth=Bearer "
+	    "t" KV KV, "bob"),
+	OA_OK("oauthbearer escapes", OB, "n,a=b=2Co=3Db," KV "auth=Bearer "
+	    "t" KV KV, "b,o=b"),
+	OA_BAD("oauthbearer bad escape", OB, "n,a=b=2co," KV "auth=Bearer "
+	    "t" KV KV, "Invalid user name"),
+	OA_BAD("oauthbearer bare =", OB, "n,a=b=," KV "auth=Bearer t" KV KV,
+	    "Invalid user name"),
+	OA_BAD("oauthbearer a= unended", OB, "n,a=bob" KV "auth=Bearer "
+	    "t" KV KV, "Invalid user name"),
+	OA_BAD("oauthbearer empty a=", OB, "n,a=," KV "auth=Bearer t" KV KV,
+	    "Empty user name"),
+	OA_BAD("oauthbearer two a=", OB, "n,a=bob,a=eve," KV "auth=Bearer "
+	    "t" KV KV, "Malformed gs2 header"),
+	OA_BAD("oauthbearer flag", OB, "x,a=bob," KV "auth=Bearer t" KV KV,
+	    "Malformed gs2 header"),
+	OA_BAD("oauthbearer p= empty", OB, "p=,a=bob," KV "auth=Bearer "
+	    "t" KV KV, "Malformed gs2 header"),
+	OA_BAD("oauthbearer no kvsep", OB, "n,a=bob,auth=Bearer t" KV KV,
+	    "Malformed gs2 header"),
+	/* The answer to an error challenge is no initial response. */
+	OA_BAD("oauthbearer kvsep", OB, KV, "Malformed gs2 header"),
+	OA_BAD("oauthbearer no token", OB, "n,a=bob," KV "host=x" KV KV,
+	    "Missing token"),
+	OA_BAD("oauthbearer NUL", OB, "n,a=bob," KV "auth=Bearer \0" KV KV,
+	    "Malformed response"),
+	OA_BAD("empty", XO, "", "Empty response"),
+	OA_BAD("password", SASL_MECH_PASSWORD, "user=bob" KV "auth=Bearer "
+	    "t" KV KV, "Not an OAuth mechanism"),
+};
+
+static void
+test_oauth_decode(void **state)
+{
+	const struct oauth_case	*c;
+	struct sasl_creds	 creds;
+	const char		*err;
+	char			 b64[512];
+	size_t			 i;
+	int			 len, r;
+
+	(void)state;
+	for (i = 0; i < sizeof(oauth_cases) / sizeof(oauth_cases[0]); i++) {
+		c = &oauth_cases[i];
+		if (c->len == 0)
+			len = snprintf(b64, sizeof(b64), "=");
+		else
+			len = sasl_b64_encode((const unsigned char *)c->raw,
+			    c->len, b64, sizeof(b64));
+		assert_true(len > 0);
+		err = NULL;
+		memset(&creds, 'Q', sizeof(creds));
+		r = sasl_oauth_decode(c->mech, b64, (size_t)len, &creds, &err);
+		if (c->user == NULL) {
+			if (r != -1 || err == NULL || strcmp(err, c->err) != 0)
+				fail_msg("%s: want \"%s\", got %d \"%s\"",
+				    c->desc, c->err, r, err ? err : "");
+			assert_true(is_zero(&creds, sizeof(creds)));
+			continue;
+		}
+		if (r != 0)
+			fail_msg("%s: refused: %s", c->desc, err);
+		assert_string_equal(creds.user, c->user);
+		assert_string_equal(creds.authzid, "");
+		/* What goes on to the back end is the response as it came. */
+		assert_string_equal(creds.pass, b64);
+	}
+}
+
+/* Bad base64, and the bounds of the user and of the whole response. */
+static void
+test_oauth_limits(void **state)
+{
+	struct sasl_creds	 creds;
+	const char		*err = NULL;
+	const char		*head = "user=bob" KV "auth=Bearer ";
+	const char		*tail = "," KV "auth=Bearer t" KV KV;
+	char			*raw, *b64;
+	size_t			 n, hl = strlen(head), tl = strlen(tail);
+	int			 len;
+
+	(void)state;
+	assert_int_equal(sasl_oauth_decode(XO, "dXNlcj1i=", 9, &creds,
+	    &err), -1);
+	assert_string_equal(err, "Invalid base64");
+	assert_true(is_zero(&creds, sizeof(creds)));
+
+	raw = malloc(AUTH_MAX_SECRET);
+	b64 = malloc(2 * AUTH_MAX_SECRET);
+	assert_non_null(raw);
+	assert_non_null(b64);
+	/* AUTH_MAX_SECRET base64 characters pass; 4 more do not. */
+	for (n = AUTH_MAX_SECRET / 4 * 3; n <= AUTH_MAX_SECRET / 4 * 3 + 1;
+	    n++) {
+		memcpy(raw, head, hl);
+		memset(raw + hl, 't', n - hl - 2);
+		memcpy(raw + n - 2, KV KV, 2);
+		len = sasl_b64_encode((unsigned char *)raw, n, b64,
+		    2 * AUTH_MAX_SECRET);
+		if (n == AUTH_MAX_SECRET / 4 * 3) {
+			assert_int_equal(len, AUTH_MAX_SECRET);
+			assert_int_equal(sasl_oauth_decode(XO, b64,
+			    (size_t)len, &creds, &err), 0);
+			assert_string_equal(creds.pass, b64);
+		} else {
+			assert_int_equal(sasl_oauth_decode(XO, b64,
+			    (size_t)len, &creds, &err), -1);
+			assert_string_equal(err, "Response too long");
+		}
+	}
+	/* A user name of AUTH_MAX_USER passes; one more does not. */
+	for (n = AUTH_MAX_USER; n <= AUTH_MAX_USER + 1; n++) {
+		memcpy(raw, "n,a=", 4);
+		memset(raw + 4, 'u', n);
+		memcpy(raw + 4 + n, tail, tl);
+		len = sasl_b64_encode((unsigned char *)raw, 4 + n + tl, b64,
+		    2 * AUTH_MAX_SECRET);
+		err = NULL;
+		if (n == AUTH_MAX_USER) {
+			assert_int_equal(sasl_oauth_decode(OB, b64,
+			    (size_t)len, &creds, &err), 0);
+			assert_int_equal(strlen(creds.user), n);
+		} else {
+			assert_int_equal(sasl_oauth_decode(OB, b64,
+			    (size_t)len, &creds, &err), -1);
+			assert_string_equal(err, "User name too long");
+		}
+	}
+	free(raw);
+	free(b64);
+}
+
+static void
 test_creds_wipe(void **state)
 {
 	struct sasl_creds	creds;
@@ -358,6 +558,9 @@ main(void)
 		cmocka_unit_test(test_plain_limits),
 		cmocka_unit_test(test_plain_encode),
 		cmocka_unit_test(test_plain_encode_full),
+		cmocka_unit_test(test_b64_valid),
+		cmocka_unit_test(test_oauth_decode),
+		cmocka_unit_test(test_oauth_limits),
 		cmocka_unit_test(test_creds_wipe),
 	};
 
