@@ -134,12 +134,13 @@ runtime_load_routes(struct runtime *rt, struct runtime_server *rs,
 		    t->name);
 		if (runtime_resolve(rt, text, &rs->route_targets[i]) == 0)
 			continue;
-		snprintf(msg, sizeof(msg), "%s:%d: %s: no [backend %s]%s",
-		    srv->routes, t->line, text, t->name, t->pool ?
-		    " has that pool" : " in the configuration");
 		if (t->pool)
 			snprintf(msg, sizeof(msg), "%s:%d: %s: no [backend] has "
 			    "pool = %s", srv->routes, t->line, text, t->name);
+		else
+			snprintf(msg, sizeof(msg), "%s:%d: %s: no [backend %s] "
+			    "in the configuration", srv->routes, t->line, text,
+			    t->name);
 		runtime_err_append(err, errlen, msg);
 		failed = 1;
 	}
@@ -214,12 +215,14 @@ runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
 			runtime_err_append(err, errlen, msg);
 			failed = 1;
 		}
-		if (rs->conf->default_backend != NULL &&
-		    runtime_resolve(rt, rs->conf->default_backend,
-		    &rs->def) == -1)
-			failed = 1;	/* conf.c has checked it: ENOMEM */
-		if (runtime_load_acl(rt, rs, err, errlen) == -1 ||
-		    runtime_load_routes(rt, rs, err, errlen) == -1)
+		/* conf.c has checked that default_backend names one. */
+		if (rs->conf->default_backend != NULL)
+			(void)runtime_resolve(rt, rs->conf->default_backend,
+			    &rs->def);
+		/* Both files are checked, so every mistake is reported. */
+		if (runtime_load_acl(rt, rs, err, errlen) == -1)
+			failed = 1;
+		if (runtime_load_routes(rt, rs, err, errlen) == -1)
 			failed = 1;
 	}
 	return failed ? -1 : 0;
