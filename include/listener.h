@@ -29,7 +29,9 @@ int	listener_socket(const struct conf_listen *l, char *err, size_t len);
 /* Starts accepting on fd (owned from now on) in w's loop. */
 void	listener_start(struct listener *ln, struct worker *w,
 	    struct runtime_server *srv, const struct conf_listen *l, int fd);
-/* Stops accepting and closes the socket. */
+/* Stops accepting; the socket stays open (a reload may hand it on). */
 void	listener_stop(struct listener *ln);
+/* Stops accepting and closes the socket. */
+void	listener_close(struct listener *ln);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * What a loaded configuration needs at run time besides its text: the
- * TLS contexts of each [server] and [backend].  Built whole from a
- * struct conf and immutable afterwards, so every worker thread can read
- * it without locks.
+ * TLS contexts, ACLs, routes and pools of each [server] and [backend].
+ * Built whole from a struct conf and immutable afterwards, so every
+ * worker thread can read it without locks.  A reload builds a new one;
+ * each session holds a reference to the one it was accepted under, and
+ * the last reference frees it, in whichever thread drops it.
  */
 #ifndef RUNTIME_H
 #define RUNTIME_H
@@ -14,6 +16,8 @@ struct conf;
 struct conf_server;
 struct conf_backend;
 struct acl;
+struct stats_backend;
+struct stats_server;
 struct geo;
 struct routemap;
 
@@ -21,9 +25,7 @@ struct runtime_backend {
 	const struct conf_backend	*conf;
 	struct tls_client		*tls;	/* NULL when tls = no */
 	struct runtime_pool		*pool;	/* NULL when in none */
-	atomic_int			 up;	/* health checks; 1 at start */
-	atomic_int			 enabled; /* backend enable|disable */
-	atomic_uint			 sessions; /* connecting or relaying */
+	struct stats_backend		*st;	/* health, sessions, counters */
 };
 
 /* The back ends sharing one `pool =` name, in configuration order. */
@@ -49,9 +51,11 @@ struct runtime_server {
 	int				 acl_needs; /* ACL_NEEDS_* */
 	atomic_ulong			*acl_denies; /* per rule index */
 	atomic_ulong			 acl_default_denies;
+	struct stats_server		*st;	/* counters, limits */
 };
 
 struct runtime {
+	atomic_uint			 refs;
 	struct conf			*conf;
 	struct runtime_pool		*pools;
 	size_t				 npools;
@@ -72,5 +76,13 @@ struct runtime {
 struct runtime	*runtime_new(struct conf *conf, char *err, size_t errlen);
 /* Frees *rtp (and its conf) and sets it to NULL; accepts NULL. */
 void		 runtime_free(struct runtime **rtp);
+/* Another holder of rt; returns rt. */
+struct runtime	*runtime_ref(struct runtime *rt);
+/* Drops a reference and sets *rtp to NULL; the last one frees. */
+void		 runtime_unref(struct runtime **rtp);
+/* The [server] or [backend] named name, or NULL. */
+struct runtime_server *runtime_server_find(struct runtime *, const char *);
+struct runtime_backend *runtime_backend_find(struct runtime *,
+		    const char *);
 
 #endif

@@ -9,6 +9,7 @@
 #include <sys/queue.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <ev.h>
 
@@ -20,11 +21,41 @@ struct imap_cmd;
 struct sess;
 struct dns;
 
+/*
+ * Work the main thread hands to every worker at once (the stats socket
+ * and reloads): each worker does it in its own loop, between two
+ * callbacks, so it never races its sessions.
+ */
+enum worker_job_kind {
+	WORKER_JOB_SESSIONS,	/* copy out every session */
+	WORKER_JOB_KICK,	/* BYE the sessions match names */
+	WORKER_JOB_RELOAD	/* new runtime and listeners */
+};
+
+struct sess_info;
+
+struct worker_job {
+	enum worker_job_kind	 kind;
+	const char		*match;		/* KICK */
+	struct runtime		*rt;		/* RELOAD: a reference for us */
+	struct listener		*listeners;	/* RELOAD: nfds, zeroed, ours */
+	const int		*fds;		/* RELOAD: one per listen entry */
+	size_t			 nfds;
+	struct sess_info	*sessions;	/* SESSIONS: malloc'ed */
+	size_t			 nsessions;
+	unsigned int		 kicked;
+	int			 failed;	/* out of memory */
+	atomic_int		 done;
+};
+
 struct worker {
 	unsigned int		 id;
 	pthread_t		 thread;
 	struct ev_loop		*loop;
 	ev_async		 stop_async;	/* main asks to stop */
+	ev_async		 job_async;	/* main posted a job */
+	struct worker_job	*_Atomic job;	/* posted, not yet taken */
+	ev_async		*job_done_async; /* we tell main it is done */
 	struct ev_loop		*main_loop;
 	ev_async		*done_async;	/* we tell main we ended */
 	struct runtime		*rt;
@@ -39,7 +70,7 @@ struct worker {
 	struct dns		*dns;		/* NULL: no rule uses domain */
 	int			 stopping;
 	int			 started;	/* thread running */
-	volatile int		 done;		/* its loop has ended */
+	atomic_int		 done;		/* its loop has ended */
 };
 
 /*
@@ -51,7 +82,13 @@ int	worker_init(struct worker *w, unsigned int id, struct runtime *rt,
 	    const int *fds, size_t nfds, char *err, size_t errlen);
 /* Starts the thread; returns 0 or -1. */
 int	worker_start(struct worker *w, struct ev_loop *main_loop,
-	    ev_async *done_async);
+	    ev_async *done_async, ev_async *job_done_async);
+/*
+ * From the main thread: has w do job, then set job->done and signal
+ * job_done_async.  One job per worker at a time.  A worker whose loop
+ * has ended never does it: check w->done.
+ */
+void	worker_post(struct worker *w, struct worker_job *job);
 /* From the main thread: stop accepting, BYE every session. */
 void	worker_stop(struct worker *w);
 /* Joins the thread if it ran, then frees the loop and the rest. */

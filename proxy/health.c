@@ -36,6 +36,7 @@
 #include "io.h"
 #include "log.h"
 #include "runtime.h"
+#include "stats.h"
 #include "tls.h"
 
 /* Our tags; a back end answers them and nothing else. */
@@ -136,8 +137,9 @@ static void
 health_record(struct health_check *hc, const char *why)
 {
 	const struct conf_backend	*be = hc->rb->conf;
-	int				 up = atomic_load(&hc->rb->up);
+	int				 up = atomic_load(&hc->rb->st->up);
 
+	atomic_store(&hc->rb->st->last_check, (long long)ev_now(hc->h->loop));
 	if (why == NULL) {
 		hc->fails = 0;
 		if (up) {
@@ -150,7 +152,7 @@ health_record(struct health_check *hc, const char *why)
 			    hc->oks, HEALTH_RISE);
 			return;
 		}
-		atomic_store(&hc->rb->up, 1);
+		atomic_store(&hc->rb->st->up, 1);
 		hc->oks = 0;
 		log_info("backend %s is up again", be->name);
 		return;
@@ -168,7 +170,7 @@ health_record(struct health_check *hc, const char *why)
 		    hc->fails, HEALTH_FALL);
 		return;
 	}
-	atomic_store(&hc->rb->up, 0);
+	atomic_store(&hc->rb->st->up, 0);
 	log_warnx("backend %s (%s) is down: %s (%u consecutive failures)",
 	    be->name, be->addr_name, why, hc->fails);
 	hc->fails = 0;

@@ -132,7 +132,7 @@ main(int argc, char *argv[])
 	if (open_log(rt->conf, foreground) == -1)
 		return EXIT_RUNTIME;
 	process_raise_nofile();
-	if ((sv = supervisor_new(rt, err, sizeof(err))) == NULL) {
+	if ((sv = supervisor_new(rt, path, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		fprintf(stderr, "imapproxyd: %s\n", err);
 		return EXIT_RUNTIME;

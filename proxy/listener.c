@@ -140,6 +140,14 @@ listener_stop(struct listener *ln)
 		return;
 	ev_io_stop(ln->w->loop, &ln->io);
 	ev_timer_stop(ln->w->loop, &ln->pause);
+}
+
+void
+listener_close(struct listener *ln)
+{
+	if (ln->w == NULL || ln->io.fd < 0)
+		return;
+	listener_stop(ln);
 	close(ln->io.fd);
 	ev_io_set(&ln->io, -1, 0);
 }

@@ -11,6 +11,7 @@
 #include "routemap.h"
 #include "runtime.h"
 #include "sess.h"
+#include "stats.h"
 
 /* Up, enabled, and with room; reserves a place when there is. */
 static int
@@ -18,10 +19,10 @@ route_take(struct runtime_backend *rb)
 {
 	unsigned int	max = rb->conf->max_connections;
 
-	if (!atomic_load(&rb->up) || !atomic_load(&rb->enabled))
+	if (!atomic_load(&rb->st->up) || !atomic_load(&rb->st->enabled))
 		return 0;
-	if (atomic_fetch_add(&rb->sessions, 1) >= max && max != 0) {
-		atomic_fetch_sub(&rb->sessions, 1);
+	if (atomic_fetch_add(&rb->st->sessions, 1) >= max && max != 0) {
+		atomic_fetch_sub(&rb->st->sessions, 1);
 		return 0;
 	}
 	return 1;
@@ -32,8 +33,8 @@ route_available(const struct runtime_backend *rb)
 {
 	unsigned int	max = rb->conf->max_connections;
 
-	return atomic_load(&rb->up) && atomic_load(&rb->enabled) &&
-	    (max == 0 || atomic_load(&rb->sessions) < max);
+	return atomic_load(&rb->st->up) && atomic_load(&rb->st->enabled) &&
+	    (max == 0 || atomic_load(&rb->st->sessions) < max);
 }
 
 /*
@@ -100,7 +101,7 @@ void
 route_release(struct sess *s)
 {
 	if (s->be_counted) {
-		atomic_fetch_sub(&s->be->sessions, 1);
+		atomic_fetch_sub(&s->be->st->sessions, 1);
 		s->be_counted = 0;
 	}
 }

@@ -14,6 +14,7 @@
 #include "geo.h"
 #include "routemap.h"
 #include "runtime.h"
+#include "stats.h"
 #include "tls.h"
 
 /* Appends one message block to err, keeping what is there. */
@@ -209,6 +210,10 @@ runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
 		struct runtime_server	*rs = &rt->servers[i];
 
 		rs->conf = &conf->servers[i];
+		if ((rs->st = stats_server_get(rs->conf->name)) == NULL) {
+			runtime_err_append(err, errlen, "out of memory");
+			failed = 1;
+		}
 		msg[0] = '\0';
 		if (rs->conf->ncerts > 0 && (rs->tls = tls_server_new(conf,
 		    rs->conf, msg, sizeof(msg))) == NULL) {
@@ -240,9 +245,11 @@ runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
 		struct runtime_backend	*rb = &rt->backends[i];
 
 		rb->conf = &conf->backends[i];
-		atomic_init(&rb->up, 1);
-		atomic_init(&rb->enabled, 1);
-		atomic_init(&rb->sessions, 0);
+		if ((rb->st = stats_backend_get(rb->conf->name)) == NULL) {
+			runtime_err_append(err, errlen, "out of memory");
+			failed = 1;
+			continue;
+		}
 		if (rb->conf->tls == CONF_BACKEND_TLS_NO)
 			continue;
 		msg[0] = '\0';
@@ -287,6 +294,7 @@ runtime_new(struct conf *conf, char *err, size_t errlen)
 		err[0] = '\0';
 	if ((rt = calloc(1, sizeof(*rt))) == NULL)
 		goto nomem;
+	atomic_init(&rt->refs, 1);
 	rt->conf = conf;
 	rt->nservers = conf->nservers;
 	rt->nbackends = conf->nbackends;
@@ -343,4 +351,45 @@ runtime_free(struct runtime **rtp)
 	conf_free(&rt->conf);
 	free(rt);
 	*rtp = NULL;
+}
+
+struct runtime *
+runtime_ref(struct runtime *rt)
+{
+	atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+	return rt;
+}
+
+void
+runtime_unref(struct runtime **rtp)
+{
+	struct runtime	*rt = *rtp;
+
+	*rtp = NULL;
+	/* Release and acquire: the freeing thread sees every other's writes. */
+	if (rt != NULL && atomic_fetch_sub_explicit(&rt->refs, 1,
+	    memory_order_acq_rel) == 1)
+		runtime_free(&rt);
+}
+
+struct runtime_server *
+runtime_server_find(struct runtime *rt, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < rt->nservers; i++)
+		if (strcmp(rt->servers[i].conf->name, name) == 0)
+			return &rt->servers[i];
+	return NULL;
+}
+
+struct runtime_backend *
+runtime_backend_find(struct runtime *rt, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < rt->nbackends; i++)
+		if (strcmp(rt->backends[i].conf->name, name) == 0)
+			return &rt->backends[i];
+	return NULL;
 }

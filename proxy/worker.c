@@ -15,7 +15,10 @@
 #include "log.h"
 #include "runtime.h"
 #include "sess.h"
+#include "sessinfo.h"
 #include "worker.h"
+
+static void	worker_job_cb(struct ev_loop *, ev_async *, int);
 
 static void
 worker_reap_cb(struct ev_loop *loop, ev_prepare *p, int revents)
@@ -44,7 +47,7 @@ worker_stop_cb(struct ev_loop *loop, ev_async *a, int revents)
 	w->stopping = 1;
 	ev_async_stop(loop, &w->stop_async);
 	for (i = 0; i < w->nlisteners; i++)
-		listener_stop(&w->listeners[i]);
+		listener_close(&w->listeners[i]);
 	for (s = TAILQ_FIRST(&w->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		sess_shutdown(s);
@@ -53,16 +56,124 @@ worker_stop_cb(struct ev_loop *loop, ev_async *a, int revents)
 	dns_free(&w->dns);
 }
 
+/* Starts listeners[k] on fds[k] for the k-th listen entry of w->rt. */
+static size_t
+worker_listen(struct worker *w, struct listener *listeners, const int *fds,
+    size_t nfds)
+{
+	const struct conf	*conf = w->rt->conf;
+	size_t			 i, j, k = 0;
+
+	for (i = 0; i < conf->nservers; i++)
+		for (j = 0; j < conf->servers[i].nlisten && k < nfds; j++, k++)
+			listener_start(&listeners[k], w, &w->rt->servers[i],
+			    &conf->servers[i].listen[j], fds[k]);
+	return k;
+}
+
+/* Copies out every session; the main thread formats them. */
+static void
+worker_job_sessions(struct worker *w, struct worker_job *job)
+{
+	struct sess	*s;
+	size_t		 n = 0;
+
+	job->nsessions = 0;
+	if (w->nsessions == 0)
+		return;
+	job->sessions = malloc(w->nsessions * sizeof(*job->sessions));
+	if (job->sessions == NULL) {
+		job->failed = 1;
+		return;
+	}
+	TAILQ_FOREACH(s, &w->sessions, entry)
+		sess_info_fill(s, &job->sessions[n++]);
+	job->nsessions = n;
+}
+
+static void
+worker_job_kick(struct worker *w, struct worker_job *job)
+{
+	struct sess	*s, *next;
+
+	for (s = TAILQ_FIRST(&w->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == SESS_CLOSING || !sess_info_matches(s,
+		    job->match))
+			continue;
+		job->kicked++;
+		sess_bye(s, "Session terminated by administrator",
+		    "kicked by administrator");
+	}
+}
+
+/*
+ * Takes the new runtime and listeners.  The old listening sockets stay
+ * open: the main thread closes those the new configuration dropped.
+ * Sessions keep the runtime they were accepted under.
+ */
+static void
+worker_job_reload(struct worker *w, struct worker_job *job)
+{
+	char	err[512];
+	size_t	i;
+
+	for (i = 0; i < w->nlisteners; i++)
+		listener_stop(&w->listeners[i]);
+	free(w->listeners);
+	runtime_unref(&w->rt);
+	w->rt = job->rt;
+	job->rt = NULL;
+	w->listeners = job->listeners;
+	job->listeners = NULL;
+	w->nlisteners = worker_listen(w, w->listeners, job->fds, job->nfds);
+	if ((w->rt->needs & ACL_NEEDS_DOMAIN) && w->dns == NULL &&
+	    (w->dns = dns_new(w->loop, w->rt->conf, err, sizeof(err))) == NULL)
+		log_error("worker %u: reverse DNS unavailable: %s", w->id, err);
+}
+
+static void
+worker_job_cb(struct ev_loop *loop, ev_async *a, int revents)
+{
+	struct worker		*w = ev_userdata(loop);
+	struct worker_job	*job;
+
+	(void)a;
+	(void)revents;
+	if ((job = atomic_exchange(&w->job, NULL)) == NULL)
+		return;
+	switch (job->kind) {
+	case WORKER_JOB_SESSIONS:
+		worker_job_sessions(w, job);
+		break;
+	case WORKER_JOB_KICK:
+		worker_job_kick(w, job);
+		break;
+	case WORKER_JOB_RELOAD:
+		worker_job_reload(w, job);
+		break;
+	}
+	atomic_store(&job->done, 1);
+	ev_async_send(w->main_loop, w->job_done_async);
+}
+
+void
+worker_post(struct worker *w, struct worker_job *job)
+{
+	atomic_store(&job->done, 0);
+	atomic_store(&w->job, job);
+	ev_async_send(w->loop, &w->job_async);
+}
+
 int
 worker_init(struct worker *w, unsigned int id, struct runtime *rt,
     const int *fds, size_t nfds, char *err, size_t errlen)
 {
 	const struct conf	*conf = rt->conf;
-	size_t			 i, j, k = 0;
 
 	memset(w, 0, sizeof(*w));
 	w->id = id;
-	w->rt = rt;
+	w->rt = runtime_ref(rt);
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->dead);
 	if ((w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK)) == NULL ||
@@ -74,17 +185,17 @@ worker_init(struct worker *w, unsigned int id, struct runtime *rt,
 	ev_set_userdata(w->loop, w);
 	ev_async_init(&w->stop_async, worker_stop_cb);
 	ev_async_start(w->loop, &w->stop_async);
+	/* Jobs may come at any time, but must not keep a stopping loop up. */
+	ev_async_init(&w->job_async, worker_job_cb);
+	ev_async_start(w->loop, &w->job_async);
+	ev_unref(w->loop);
 	ev_prepare_init(&w->reap, worker_reap_cb);
 	if ((rt->needs & ACL_NEEDS_DOMAIN) && (w->dns = dns_new(w->loop,
 	    conf, err, errlen)) == NULL) {
 		worker_cleanup(w);
 		return -1;
 	}
-	for (i = 0; i < conf->nservers; i++)
-		for (j = 0; j < conf->servers[i].nlisten && k < nfds; j++, k++)
-			listener_start(&w->listeners[k], w, &rt->servers[i],
-			    &conf->servers[i].listen[j], fds[k]);
-	w->nlisteners = k;
+	w->nlisteners = worker_listen(w, w->listeners, fds, nfds);
 	return 0;
 }
 
@@ -94,17 +205,18 @@ worker_main(void *arg)
 	struct worker	*w = arg;
 
 	ev_run(w->loop, 0);
-	w->done = 1;
+	atomic_store(&w->done, 1);
 	ev_async_send(w->main_loop, w->done_async);
 	return NULL;
 }
 
 int
 worker_start(struct worker *w, struct ev_loop *main_loop,
-    ev_async *done_async)
+    ev_async *done_async, ev_async *job_done_async)
 {
 	w->main_loop = main_loop;
 	w->done_async = done_async;
+	w->job_done_async = job_done_async;
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 		return -1;
 	w->started = 1;
@@ -127,16 +239,20 @@ worker_cleanup(struct worker *w)
 		w->started = 0;
 	}
 	for (i = 0; i < w->nlisteners; i++)
-		listener_stop(&w->listeners[i]);
+		listener_close(&w->listeners[i]);
 	free(w->listeners);
 	w->listeners = NULL;
 	free(w->cmd);
 	w->cmd = NULL;
 	relay_pool_free(&w->pool);
 	dns_free(&w->dns);
-	if (w->loop != NULL)
+	if (w->loop != NULL) {
+		ev_ref(w->loop);
+		ev_async_stop(w->loop, &w->job_async);
 		ev_loop_destroy(w->loop);
+	}
 	w->loop = NULL;
+	runtime_unref(&w->rt);
 }
 
 void

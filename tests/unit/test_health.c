@@ -44,6 +44,7 @@
 #include "io.h"
 #include "log.h"
 #include "runtime.h"
+#include "stats.h"
 #include "tls.h"
 
 #define CONF_PATH	"/etc/imapproxy/test.conf"
@@ -429,7 +430,7 @@ srv_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	/* The verdict on connection k-1 is in; the one on k is not. */
 	k = srv->naccepted++;
-	srv->seen[k] = atomic_load(&srv->rb->up);
+	srv->seen[k] = atomic_load(&srv->rb->st->up);
 	if (k == srv->nscript) {
 		close(fd);
 		ev_break(loop, EVBREAK_ALL);
@@ -475,6 +476,7 @@ run_script(enum conf_backend_tls tls, const char *server_name,
 	struct conf_cert	 cc;
 	struct conf_backend	 be;
 	struct runtime_backend	 rb;
+	struct stats_backend	 st;
 	struct runtime		 rt;
 	struct health		*h;
 	char			 err[1024];
@@ -493,9 +495,10 @@ run_script(enum conf_backend_tls tls, const char *server_name,
 
 	memset(&rb, 0, sizeof(rb));
 	rb.conf = &be;
-	atomic_init(&rb.up, up_at_start);
-	atomic_init(&rb.enabled, 1);
-	atomic_init(&rb.sessions, 0);
+	rb.st = &st;
+	memset(&st, 0, sizeof(st));
+	atomic_init(&st.up, up_at_start);
+	atomic_init(&st.enabled, 1);
 	srv.rb = &rb;
 	if (tls != CONF_BACKEND_TLS_NO) {
 		memset(&cs, 0, sizeof(cs));
@@ -615,6 +618,7 @@ test_refused(void **state)
 {
 	struct conf_backend	 be;
 	struct runtime_backend	 rb;
+	struct stats_backend	 st;
 	struct runtime		 rt;
 	struct health		*h;
 	struct ev_loop		*loop;
@@ -629,7 +633,9 @@ test_refused(void **state)
 	backend_init(&be, port, CONF_BACKEND_TLS_NO, NULL);
 	memset(&rb, 0, sizeof(rb));
 	rb.conf = &be;
-	atomic_init(&rb.up, 1);
+	rb.st = &st;
+	memset(&st, 0, sizeof(st));
+	atomic_init(&st.up, 1);
 	memset(&rt, 0, sizeof(rt));
 	rt.backends = &rb;
 	rt.nbackends = 1;
@@ -638,11 +644,11 @@ test_refused(void **state)
 	h = health_start(loop, &rt);
 	assert_non_null(h);
 	t0 = ev_now(loop);
-	while (atomic_load(&rb.up) && ev_now(loop) - t0 < TEST_DEADLINE)
+	while (atomic_load(&st.up) && ev_now(loop) - t0 < TEST_DEADLINE)
 		ev_run(loop, EVRUN_ONCE);
 	health_stop(&h);
 	ev_loop_destroy(loop);
-	assert_int_equal(atomic_load(&rb.up), 0);
+	assert_int_equal(atomic_load(&st.up), 0);
 	assert_int_equal(log_count("health check failed: connect: "
 	    "Connection refused"), HEALTH_FALL - 1);
 	snprintf(want, sizeof(want), "warning: backend store1 "
@@ -715,6 +721,7 @@ test_disabled(void **state)
 {
 	struct conf_backend	 be;
 	struct runtime_backend	 rb;
+	struct stats_backend	 st;
 	struct runtime		 rt;
 	struct health		*h;
 	struct ev_loop		*loop;
@@ -728,7 +735,9 @@ test_disabled(void **state)
 	be.health_check_interval = 0;
 	memset(&rb, 0, sizeof(rb));
 	rb.conf = &be;
-	atomic_init(&rb.up, 1);
+	rb.st = &st;
+	memset(&st, 0, sizeof(st));
+	atomic_init(&st.up, 1);
 	memset(&rt, 0, sizeof(rt));
 	rt.backends = &rb;
 	rt.nbackends = 1;
@@ -743,7 +752,7 @@ test_disabled(void **state)
 	health_stop(&h);
 	health_stop(NULL);
 	ev_loop_destroy(loop);
-	assert_int_equal(atomic_load(&rb.up), 1);
+	assert_int_equal(atomic_load(&st.up), 1);
 	assert_int_equal(log_count("store1"), 0);
 }
 
