@@ -65,6 +65,10 @@
 #define CONF_MAX_NETS		256
 /* Buffers kept on a worker's free list for the relay. */
 #define RELAY_POOL_MAX		16
+/* Client addresses and users tracked per [server] for the connection
+ * limits and failed logins: twice the default max_connections, so live
+ * counts always fit and failure records take what is left. */
+#define LIMITER_ENTRIES		131072
 /* How long a closing session may take to flush its last words. */
 #define SESS_LINGER		5.0
 

@@ -22,6 +22,7 @@
 #include "sasl.h"
 
 struct worker;
+struct runtime;
 struct runtime_server;
 struct runtime_backend;
 struct conf_listen;
@@ -29,6 +30,7 @@ struct backend_link;
 struct dns_query;
 
 enum sess_state {
+	SESS_PROXY,	/* reading the PROXY protocol header */
 	SESS_LOOKUP,	/* reverse DNS for the access rules */
 	SESS_TLS,	/* front-end handshake (implicit TLS or STARTTLS) */
 	SESS_PREAUTH,	/* CAPABILITY ID NOOP STARTTLS LOGIN AUTHENTICATE */
@@ -67,11 +69,15 @@ struct sess_preauth {
 	struct sasl_creds	 creds;		/* wiped once sent */
 	char			 domain[256];	/* confirmed reverse name */
 	uint32_t		 asn;		/* 0: unknown */
+	unsigned char		 secret_digest[32]; /* of the login's secret */
+	ev_timer		 hold;		/* auth_fail_delay */
+	int			 held;		/* answers wait for hold */
 };
 
 struct sess {
 	TAILQ_ENTRY(sess)	 entry;		/* worker's list */
 	struct worker		*w;
+	struct runtime		*rt;		/* the one accepted under */
 	struct runtime_server	*srv;
 	const struct conf_listen *listen;
 	struct runtime_backend	*be;
@@ -101,6 +107,8 @@ struct sess {
 	unsigned int		 closed : 1;	/* freed after the callback */
 	unsigned int		 acl_refused : 1; /* BYE instead of greeting */
 	unsigned int		 be_counted : 1; /* counted in be->sessions */
+	unsigned int		 ip_counted : 1; /* by the per-IP limit */
+	char			*limit_user;	/* counted per user; canonical */
 	const char		*close_reason;
 };
 
@@ -109,6 +117,11 @@ struct sess {
  * greeting.  May close the session; check s->closed.
  */
 void	sess_start(struct sess *s);
+/*
+ * The client's address is final (after a PROXY header, if any): apply
+ * the per-address limits, then the access rules.  May close.
+ */
+void	sess_admit(struct sess *s);
 /* Takes the accepted fd; the session registers itself with w. */
 void	sess_accept(struct worker *w, struct runtime_server *srv,
 	    const struct conf_listen *listen, int fd,
@@ -152,6 +165,12 @@ int	sess_reply(struct sess *s, const char *fmt, ...)
 /* Writes queued replies; returns 0, or -1 after closing the session. */
 int	sess_flush(struct sess *s);
 
+/*
+ * Holds every answer and stops reading for delay seconds (a failed
+ * login's auth_fail_delay), without blocking the worker.
+ */
+void	sess_hold(struct sess *s, double delay);
+
 /* Called by backend.c when the login has an outcome. */
 void	sess_login_ok(struct sess *s, const char *leftover, size_t len);
 void	sess_login_failed(struct sess *s, const char *line);
@@ -159,5 +178,7 @@ void	sess_login_unavailable(struct sess *s, const char *why);
 
 /* Sessions alive in the whole process (every worker). */
 unsigned int sess_count(void);
+/* The name of a state, for logs and the stats socket. */
+const char *sess_state_name(enum sess_state);
 
 #endif

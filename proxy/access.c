@@ -88,15 +88,17 @@ void
 access_connect(struct sess *s)
 {
 	struct runtime_server	*rs = s->srv;
-	struct runtime		*rt = s->w->rt;
+	struct runtime		*rt = s->rt;
 
+	/* The country is shown on the stats socket, rules or not. */
+	if (geo_has_country(rt->geo) ||
+	    (rs->acl_needs & (ACL_NEEDS_COUNTRY | ACL_NEEDS_ASN)))
+		(void)geo_lookup(rt->geo, (const struct sockaddr *)&s->peer,
+		    s->country, &s->pa->asn);
 	if (rs->acl == NULL) {
 		sess_start(s);
 		return;
 	}
-	if (rs->acl_needs & (ACL_NEEDS_COUNTRY | ACL_NEEDS_ASN))
-		(void)geo_lookup(rt->geo, (const struct sockaddr *)&s->peer,
-		    s->country, &s->pa->asn);
 	if ((rs->acl_needs & ACL_NEEDS_DOMAIN) == 0 || s->w->dns == NULL) {
 		sess_start(s);
 		return;

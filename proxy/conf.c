@@ -118,7 +118,7 @@ static const struct conf_word conf_btls_words[] = {
 static const struct conf_word conf_flag_words[] = {
 	{ "tls", CONF_LISTEN_TLS, 1 },
 	{ "starttls", CONF_LISTEN_STARTTLS, 1 },
-	{ "proxy", CONF_LISTEN_PROXY, 0 },
+	{ "proxy", CONF_LISTEN_PROXY, 1 },
 	{ NULL, 0, 0 }
 };
 
@@ -162,11 +162,10 @@ static const struct conf_key conf_keys[] = {
 	{ K("workers", G, conf_p_workers, GOFF(workers), 0) },
 	{ K("pidfile", G, conf_p_path, GOFF(pidfile), GOFF(line_pidfile)) },
 	{ K("stats_socket", G, conf_p_path, GOFF(stats_socket),
-	    GOFF(line_stats_socket)), .flags = CONF_K_TODO },
-	{ K("stats_socket_mode", G, conf_p_mode, GOFF(stats_socket_mode), 0),
-	    .flags = CONF_K_TODO },
+	    GOFF(line_stats_socket)) },
+	{ K("stats_socket_mode", G, conf_p_mode, GOFF(stats_socket_mode), 0) },
 	{ K("stats_socket_group", G, conf_p_string, GOFF(stats_socket_group),
-	    0), .flags = CONF_K_TODO },
+	    0) },
 	{ K("log", G, conf_p_log, 0, GOFF(line_log)) },
 	{ K("log_level", G, conf_p_enum, GOFF(log_level), 0),
 	    .words = conf_level_words },
@@ -183,7 +182,7 @@ static const struct conf_key conf_keys[] = {
 	{ K("listen", S, conf_p_listen, 0, SOFF(line_listen)),
 	    .flags = CONF_K_REPEAT | CONF_K_LIST },
 	{ K("proxy_protocol_from", S, conf_p_nets, 0, 0),
-	    .flags = CONF_K_LIST | CONF_K_TODO },
+	    .flags = CONF_K_LIST },
 	{ K("tls_cert", S, conf_p_cert, 0, 0), .flags = CONF_K_REPEAT },
 	{ K("tls_protocols", S, conf_p_protocols, SOFF(tls_protocols),
 	    SOFF(line_tls_protocols)), .flags = CONF_K_LIST },
@@ -205,17 +204,15 @@ static const struct conf_key conf_keys[] = {
 	{ K("idle_timeout", S, conf_p_duration, SOFF(idle_timeout), 0),
 	    .min = 1, .max = 7 * CONF_DAY },
 	{ K("max_connections_per_ip", S, conf_p_uint,
-	    SOFF(max_connections_per_ip), 0), .min = 0, .max = 1000000,
-	    .flags = CONF_K_TODO },
+	    SOFF(max_connections_per_ip), 0), .min = 0, .max = 1000000 },
 	{ K("max_connections_per_user", S, conf_p_uint,
-	    SOFF(max_connections_per_user), 0), .min = 0, .max = 1000000,
-	    .flags = CONF_K_TODO },
+	    SOFF(max_connections_per_user), 0), .min = 0, .max = 1000000 },
 	{ K("auth_fail_limit", S, conf_p_uint, SOFF(auth_fail_limit), 0),
-	    .min = 0, .max = 1000000, .flags = CONF_K_TODO },
+	    .min = 0, .max = 1000000 },
 	{ K("auth_fail_window", S, conf_p_duration, SOFF(auth_fail_window),
-	    0), .min = 1, .max = CONF_DAY, .flags = CONF_K_TODO },
+	    0), .min = 1, .max = CONF_DAY },
 	{ K("auth_fail_delay", S, conf_p_duration, SOFF(auth_fail_delay), 0),
-	    .min = 0, .max = 15, .flags = CONF_K_TODO },
+	    .min = 0, .max = 15 },
 
 	{ K("address", B, conf_p_address, 0, BOFF(line_address)) },
 	{ K("tls", B, conf_p_enum, BOFF(tls), 0), .words = conf_btls_words },
@@ -1417,10 +1414,11 @@ conf_server_defaults(struct conf_server *srv)
 	srv->username_case = CONF_USERNAME_LOWER;
 	srv->login_timeout = 60;
 	srv->idle_timeout = 30 * CONF_MINUTE;
-	/* XXX 10, 10m and 2s once auth_fail_* are built (SPEC.md s.3). */
-	srv->auth_fail_limit = 0;
+	srv->max_connections_per_ip = 1000;
+	srv->max_connections_per_user = 50;
+	srv->auth_fail_limit = 10;
 	srv->auth_fail_window = 10 * CONF_MINUTE;
-	srv->auth_fail_delay = 0;
+	srv->auth_fail_delay = 2;
 }
 
 static void
@@ -2037,6 +2035,24 @@ conf_check_dups(struct conf_ctx *ctx)
 		}
 }
 
+/* A `proxy` listener trusts nobody without proxy_protocol_from. */
+static void
+conf_check_proxy(struct conf_ctx *ctx, const struct conf_server *srv)
+{
+	size_t	j;
+
+	if (srv->nproxy_from > 0)
+		return;
+	for (j = 0; j < srv->nlisten; j++)
+		if (srv->listen[j].flags & CONF_LISTEN_PROXY) {
+			conf_err(ctx, srv->listen[j].line, "[server %s] listen: "
+			    "%s proxy: needs proxy_protocol_from, the balancers "
+			    "allowed to send the header", srv->name,
+			    srv->listen[j].name);
+			return;
+		}
+}
+
 static void
 conf_finish(struct conf_ctx *ctx)
 {
@@ -2051,8 +2067,10 @@ conf_finish(struct conf_ctx *ctx)
 	if (c->nbackends == 0)
 		conf_err(ctx, last, "no [backend NAME] section, at least one "
 		    "is required");
-	for (i = 0; i < c->nservers; i++)
+	for (i = 0; i < c->nservers; i++) {
 		conf_check_backend(ctx, &c->servers[i], i);
+		conf_check_proxy(ctx, &c->servers[i]);
+	}
 	conf_check_dups(ctx);
 }
 

@@ -13,6 +13,7 @@
 #include "acl.h"
 #include "backend.h"
 #include "conf.h"
+#include "guard.h"
 #include "imap.h"
 #include "log.h"
 #include "preauth.h"
@@ -20,6 +21,7 @@
 #include "runtime.h"
 #include "sasl.h"
 #include "sess.h"
+#include "stats.h"
 
 /* "Username:" and "Password:" in base64, as every LOGIN server says. */
 #define SASL_LOGIN_USER_PROMPT	"VXNlcm5hbWU6"
@@ -191,6 +193,16 @@ preauth_access(struct sess *s)
 	return -1;
 }
 
+/* Ends a login the proxy itself refused (the answer is queued). */
+static void
+preauth_login_refused(struct sess *s, double delay)
+{
+	sasl_creds_wipe(&s->pa->creds);
+	if (s->state == SESS_SASL)
+		sess_set_state(s, SESS_PREAUTH);
+	sess_hold(s, delay);
+}
+
 /* Credentials are in: the access rules decide, then the back end. */
 static void
 preauth_begin_login(struct sess *s, const char *tag)
@@ -199,17 +211,25 @@ preauth_begin_login(struct sess *s, const char *tag)
 
 	if (tag != s->pa->tag)
 		snprintf(s->pa->tag, sizeof(s->pa->tag), "%s", tag);
+	if (guard_login(s) == -1) {
+		preauth_login_refused(s, 0.);
+		return;
+	}
 	if (preauth_access(s) == -1) {
-		sasl_creds_wipe(&s->pa->creds);
-		if (s->state == SESS_SASL)
-			sess_set_state(s, SESS_PREAUTH);
 		(void)sess_reply(s, "%s NO [AUTHENTICATIONFAILED] "
 		    "Authentication failed.", s->pa->tag);
+		STATS_ADD(s->srv->st->logins_failed, 1);
+		preauth_login_refused(s, guard_failed(s));
+		return;
+	}
+	if (guard_user_admit(s) == -1) {
+		preauth_login_refused(s, 0.);
 		return;
 	}
 	if (route_pick(s, &why) == -1) {
 		log_warnx("sess=%s client=%s login refused: %s", s->id,
 		    s->client, why);
+		guard_user_release(s);
 		sasl_creds_wipe(&s->pa->creds);
 		if (s->state == SESS_SASL)
 			sess_set_state(s, SESS_PREAUTH);

@@ -24,13 +24,16 @@
 #include "addr.h"
 #include "backend.h"
 #include "conf.h"
+#include "guard.h"
 #include "container_of.h"
 #include "imap.h"
 #include "log.h"
 #include "preauth.h"
+#include "proxyhdr.h"
 #include "route.h"
 #include "runtime.h"
 #include "sess.h"
+#include "stats.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -38,7 +41,7 @@ static atomic_uint	sess_alive;
 static atomic_ullong	sess_serial;
 
 static const char *const sess_state_names[] = {
-	[SESS_LOOKUP] = "lookup", [SESS_TLS] = "tls", [SESS_PREAUTH] = "preauth", [SESS_SASL] = "sasl",
+	[SESS_PROXY] = "proxy", [SESS_LOOKUP] = "lookup", [SESS_TLS] = "tls", [SESS_PREAUTH] = "preauth", [SESS_SASL] = "sasl",
 	[SESS_CONNECT] = "connect", [SESS_LOGIN] = "login",
 	[SESS_CHALLENGE] = "challenge", [SESS_RELAY] = "relay",
 	[SESS_CLOSING] = "closing"
@@ -47,6 +50,7 @@ static const char *const sess_state_names[] = {
 #define S(x)	(1u << (x))
 /* The states each state may move to. */
 static const unsigned int sess_next[] = {
+	[SESS_PROXY] = S(SESS_LOOKUP) | S(SESS_CLOSING),
 	[SESS_LOOKUP] = S(SESS_TLS) | S(SESS_PREAUTH) | S(SESS_CLOSING),
 	[SESS_TLS] = S(SESS_PREAUTH) | S(SESS_CLOSING),
 	[SESS_PREAUTH] = S(SESS_TLS) | S(SESS_SASL) | S(SESS_CONNECT) |
@@ -89,6 +93,12 @@ sess_count(void)
 	return atomic_load(&sess_alive);
 }
 
+const char *
+sess_state_name(enum sess_state state)
+{
+	return sess_state_names[state];
+}
+
 void
 sess_set_state(struct sess *s, enum sess_state next)
 {
@@ -121,11 +131,18 @@ sess_out_pending(const struct sess *s)
 	return s->pa != NULL && s->pa->outoff < s->pa->outlen;
 }
 
+/* Answers wait out a failed login's delay. */
+static int
+sess_held(const struct sess *s)
+{
+	return s->pa != NULL && s->pa->held;
+}
+
 /* Input is read only while replies have room and no login is running. */
 static int
 sess_wants_input(const struct sess *s)
 {
-	return sess_reads_client(s) && !s->starttls_pending &&
+	return sess_reads_client(s) && !s->starttls_pending && !s->pa->held &&
 	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2 &&
 	    s->pa->inlen < sizeof(s->pa->in);
 }
@@ -137,6 +154,9 @@ sess_update_events(struct sess *s)
 	int		 ev = 0;
 
 	switch (s->state) {
+	case SESS_PROXY:
+		ev = EV_READ;
+		break;
 	case SESS_LOOKUP:
 		break;
 	case SESS_TLS:
@@ -151,6 +171,8 @@ sess_update_events(struct sess *s)
 	case SESS_CONNECT:
 	case SESS_LOGIN:
 	case SESS_CHALLENGE:
+		if (sess_held(s))
+			break;
 		if (sess_out_pending(s))
 			ev |= c->wr_on;
 		if (s->pa != NULL && sess_wants_input(s))
@@ -189,6 +211,8 @@ sess_flush(struct sess *s)
 	struct sess_preauth	*pa = s->pa;
 	ssize_t			 n;
 
+	if (pa->held)
+		return 0;
 	while (pa->outoff < pa->outlen) {
 		n = conn_write(&s->cconn, pa->out + pa->outoff,
 		    pa->outlen - pa->outoff);
@@ -263,8 +287,10 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 	struct sess		*s;
 	int			 one = 1;
 
+	STATS_ADD(srv->st->accepted, 1);
 	if (atomic_fetch_add(&sess_alive, 1) >= conf->max_connections) {
 		atomic_fetch_sub(&sess_alive, 1);
+		STATS_ADD(srv->st->refused, 1);
 		if ((listen->flags & CONF_LISTEN_TLS) == 0)
 			(void)send(fd, "* BYE Too many connections\r\n", 28,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -281,10 +307,13 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	STATS_ADD(srv->st->active, 1);
 	s->w = w;
+	s->rt = runtime_ref(w->rt);
 	s->srv = srv;
 	s->listen = listen;
-	s->state = SESS_LOOKUP;
+	s->state = (listen->flags & CONF_LISTEN_PROXY) ? SESS_PROXY :
+	    SESS_LOOKUP;
 	s->started = s->last_active = ev_now(w->loop);
 	sess_make_id(s);
 	memcpy(&s->peer, peer, peerlen < sizeof(s->peer) ? peerlen :
@@ -300,6 +329,39 @@ sess_accept(struct worker *w, struct runtime_server *srv,
 	worker_add_sess(w, s);
 	log_debug("sess=%s client=%s accepted on %s", s->id, s->client,
 	    listen->name);
+	if (s->state == SESS_LOOKUP) {
+		sess_admit(s);
+		return;
+	}
+	if (!proxyhdr_trusted(s)) {
+		log_info("sess=%s client=%s refused: listener %s takes a PROXY "
+		    "header only from proxy_protocol_from", s->id, s->client,
+		    listen->name);
+		sess_close(s, "not a trusted PROXY sender");
+		return;
+	}
+	sess_update_events(s);
+}
+
+void
+sess_admit(struct sess *s)
+{
+	if (s->state == SESS_PROXY) {
+		sess_format_client(s);
+		sess_set_state(s, SESS_LOOKUP);
+		sess_update_events(s);
+	}
+	if (guard_connect(s) == -1) {
+		/* Shedding load: no TLS handshake just to say so. */
+		if (s->listen->flags & CONF_LISTEN_TLS) {
+			sess_close(s, "max_connections_per_ip");
+			return;
+		}
+		(void)sess_reply(s, "* BYE Too many connections from your "
+		    "address");
+		sess_close_after(s, "max_connections_per_ip");
+		return;
+	}
 	access_connect(s);
 }
 
@@ -357,6 +419,7 @@ sess_handshake(struct sess *s)
 		tls_error(s->cconn.ssl, why, sizeof(why));
 		log_info("sess=%s client=%s TLS handshake failed: %s", s->id,
 		    s->client, why);
+		STATS_ADD(s->srv->st->tls_failures, 1);
 		sess_close(s, "TLS handshake failed");
 		return;
 	}
@@ -384,10 +447,44 @@ sess_consume(struct sess *s, size_t n)
 	pa->cont_at = 0;
 }
 
+static void
+sess_hold_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct sess	*s = t->data;
+
+	(void)revents;
+	s->pa->held = 0;
+	/* The client callback writes what waited and reads on. */
+	ev_feed_event(loop, &s->cio, EV_WRITE);
+}
+
+void
+sess_hold(struct sess *s, double delay)
+{
+	if (delay <= 0.)
+		return;
+	s->pa->held = 1;
+	ev_timer_init(&s->pa->hold, sess_hold_cb, delay, 0.);
+	s->pa->hold.data = s;
+	ev_timer_start(s->w->loop, &s->pa->hold);
+	sess_update_events(s);
+}
+
+/* Ends a failed login's delay early: the session is on its way out. */
+static void
+sess_unhold(struct sess *s)
+{
+	if (s->pa == NULL)
+		return;
+	ev_timer_stop(s->w->loop, &s->pa->hold);
+	s->pa->held = 0;
+}
+
 /* Sends a last line and closes once it is written. */
 void
 sess_close_after(struct sess *s, const char *reason)
 {
+	sess_unhold(s);
 	s->close_reason = reason;
 	if (s->state != SESS_CLOSING)
 		sess_set_state(s, SESS_CLOSING);
@@ -473,7 +570,7 @@ sess_process(struct sess *s)
 	int		 more = 1;
 
 	while (more && !s->closed && s->pa->inlen > 0 &&
-	    sess_reads_client(s) && !s->starttls_pending &&
+	    sess_reads_client(s) && !s->starttls_pending && !s->pa->held &&
 	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2)
 		more = sess_input_step(s, cmd);
 }
@@ -527,6 +624,9 @@ sess_client_cb(struct ev_loop *loop, ev_io *io, int revents)
 
 	(void)loop;
 	switch (s->state) {
+	case SESS_PROXY:
+		proxyhdr_read(s);
+		break;
 	case SESS_LOOKUP:
 		sess_update_events(s);	/* nothing to read yet */
 		break;
@@ -617,6 +717,7 @@ sess_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	switch (s->state) {
+	case SESS_PROXY:
 	case SESS_LOOKUP:
 	case SESS_TLS:
 	case SESS_PREAUTH:
@@ -649,6 +750,7 @@ sess_login_ok(struct sess *s, const char *leftover, size_t len)
 		sess_close(s, "out of memory");
 		return;
 	}
+	guard_ok(s);
 	sasl_creds_wipe(&pa->creds);
 	/* Our unsent replies go first, then the back end's answer. */
 	ndown = pa->outlen - pa->outoff;
@@ -659,6 +761,8 @@ sess_login_ok(struct sess *s, const char *leftover, size_t len)
 	ev_timer_set(&s->timer, s->srv->conf->idle_timeout, 0.);
 	ev_timer_start(s->w->loop, &s->timer);
 	s->last_active = ev_now(s->w->loop);
+	STATS_ADD(s->srv->st->logins_ok, 1);
+	STATS_ADD(s->be->st->logins_ok, 1);
 	log_info("sess=%s client=%s user=%s logged in on %s", s->id,
 	    s->client, sess_safe(s->user, safe, sizeof(safe)),
 	    s->be->conf->name);
@@ -677,6 +781,7 @@ sess_login_over(struct sess *s)
 {
 	backend_link_free(s);
 	route_release(s);
+	guard_user_release(s);
 	sasl_creds_wipe(&s->pa->creds);
 	sess_set_state(s, SESS_PREAUTH);
 	sess_update_events(s);
@@ -688,7 +793,10 @@ void
 sess_login_failed(struct sess *s, const char *line)
 {
 	char	safe[AUTH_MAX_USER * 4 + 1];
+	double	delay;
 
+	STATS_ADD(s->srv->st->logins_failed, 1);
+	STATS_ADD(s->be->st->logins_failed, 1);
 	log_info("sess=%s client=%s user=%s login failed on %s", s->id,
 	    s->client, sess_safe(s->pa->creds.user, safe, sizeof(safe)),
 	    s->be->conf->name);
@@ -697,7 +805,9 @@ sess_login_failed(struct sess *s, const char *line)
 	else
 		(void)sess_reply(s, "%s NO [AUTHENTICATIONFAILED] "
 		    "Authentication failed.", s->pa->tag);
+	delay = guard_failed(s);
 	sess_login_over(s);
+	sess_hold(s, delay);
 }
 
 void
@@ -717,6 +827,7 @@ void
 sess_bye(struct sess *s, const char *why, const char *reason)
 {
 	switch (s->state) {
+	case SESS_PROXY:
 	case SESS_LOOKUP:
 	case SESS_TLS:
 		sess_close(s, reason);	/* no line can go out mid-handshake */
@@ -752,6 +863,19 @@ sess_shutdown(struct sess *s)
 	sess_bye(s, "Server shutting down", "shutdown");
 }
 
+/* Adds an ended session's figures to its server's and back end's. */
+static void
+sess_count_bytes(struct sess *s)
+{
+	STATS_SUB(s->srv->st->active, 1);
+	STATS_ADD(s->srv->st->bytes_in, s->bytes_in);
+	STATS_ADD(s->srv->st->bytes_out, s->bytes_out);
+	if (s->user != NULL && s->be != NULL) {
+		STATS_ADD(s->be->st->bytes_in, s->bytes_in);
+		STATS_ADD(s->be->st->bytes_out, s->bytes_out);
+	}
+}
+
 void
 sess_close(struct sess *s, const char *reason)
 {
@@ -774,14 +898,17 @@ sess_close(struct sess *s, const char *reason)
 	access_cancel(s);
 	backend_link_free(s);
 	route_release(s);
+	guard_release(s);
 	relay_stop(s);
 	conn_close(&s->bconn);
 	conn_close(&s->cconn);
 	if (s->pa != NULL) {
+		ev_timer_stop(loop, &s->pa->hold);
 		OPENSSL_cleanse(s->pa, sizeof(*s->pa));
 		free(s->pa);
 		s->pa = NULL;
 	}
+	sess_count_bytes(s);
 	worker_remove_sess(s->w, s);
 	atomic_fetch_sub(&sess_alive, 1);
 }
@@ -789,6 +916,7 @@ sess_close(struct sess *s, const char *reason)
 void
 sess_free(struct sess *s)
 {
+	runtime_unref(&s->rt);
 	free(s->user);
 	free(s);
 }
