@@ -11,6 +11,8 @@ PKGS	:= openssl inih libmaxminddb libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 	      $(shell pkg-config --libs libev 2>/dev/null || echo -lev)
+# Only imapproxyctl reads JSON.
+CTL_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
 WARNINGS = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wcast-qual -Wsign-compare -Wformat=2 \
@@ -36,7 +38,8 @@ UNITBIN	:= $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 DEB_PKGS := gcc make pkg-config libssl-dev libev-dev libinih-dev \
 	    libmaxminddb-dev libc-ares-dev libcmocka-dev openssl curl \
 	    dovecot-imapd python3 python3-pytest isync procps \
-	    dnsmasq-base libmaxmind-db-writer-perl
+	    dnsmasq-base libmaxmind-db-writer-perl libjansson-dev haproxy \
+	    prometheus
 
 .PHONY: all deps check check-unit check-system demo install clean lint format
 
@@ -56,11 +59,11 @@ $(B)/imapproxyd: $(B)/proxy/imapproxyd.o $(B)/libimapproxy.a $(ACLLIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/imapproxyctl: $(B)/proxy/imapproxyctl.o $(B)/libimapproxy.a $(ACLLIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS) $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libimapproxy.a $(ACLLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.c %.a,$^) $(CTL_LIBS) $(LDLIBS) -lcmocka
 
 # Installs what is missing; as root through apt-get, otherwise it prints
 # the command.  policy-rc.d keeps Dovecot's package from starting a system
