@@ -12,6 +12,7 @@ live here too; the tests import them with `from conftest import ...`.
 import base64
 import hashlib
 import imaplib
+import json
 import os
 import re
 import signal
@@ -30,6 +31,7 @@ import dovecot as dv
 
 REPO = Path(__file__).resolve().parents[2]
 DAEMON = REPO / "build" / "imapproxyd"
+CTL = REPO / "build" / "imapproxyctl"
 HOST = "127.0.0.1"
 TIMEOUT = 10.0                  # default socket timeout, seconds
 TEST_TIME_LIMIT = 90            # per test, seconds (SIGALRM)
@@ -271,6 +273,7 @@ class Proxy:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.conf = self.dir / "imapproxy.conf"
         self.log = self.dir / "proxy.log"
+        self.stats_socket = self.dir / "stats.sock"
         self.stderr_path = self.dir / "proxy.stderr"
         self.backends = backends
         self.listeners = listeners
@@ -286,8 +289,11 @@ class Proxy:
 
     def config_text(self):
         g = {"workers": "2", "log": str(self.log), "log_level": "debug",
-             "shutdown_timeout": "%ds" % self.shutdown_timeout}
+             "shutdown_timeout": "%ds" % self.shutdown_timeout,
+             "stats_socket": str(self.stats_socket)}
         g.update(self.global_)
+        if g.get("stats_socket"):
+            self.stats_socket = Path(g["stats_socket"])
         lines = ["[global]"] + ["%s = %s" % kv for kv in g.items()]
         lines += ["", "[server default]"]
         parts = []
@@ -297,8 +303,12 @@ class Proxy:
         lines.append("listen = " + ", ".join(parts))
         for cert, key in self.certs:
             lines.append("tls_cert = %s %s" % (cert, key))
+        # Limits off unless a test sets them: the suite logs in many
+        # times, and fails on purpose, from one address.
         s = {"require_tls": "no", "login_timeout": "60s",
-             "idle_timeout": "30m", "greeting": "IMAP proxy ready"}
+             "idle_timeout": "30m", "greeting": "IMAP proxy ready",
+             "max_connections_per_ip": "0", "max_connections_per_user": "0",
+             "auth_fail_limit": "0", "auth_fail_delay": "0"}
         s.update(self.server)
         lines += ["%s = %s" % kv for kv in s.items() if kv[1] is not None]
         for name, keys in self.backends.items():
@@ -385,6 +395,28 @@ class Proxy:
                                      ssl_context=ssl_context or client_ctx(),
                                      timeout=30)
         return imaplib.IMAP4(host, port, timeout=30)
+
+    def ctl(self, *args, timeout=30):
+        """Runs imapproxyctl -s STATS_SOCKET ARGS; the CompletedProcess."""
+        return subprocess.run([str(CTL), "-s", str(self.stats_socket),
+                               *args], capture_output=True, text=True,
+                              timeout=timeout)
+
+    def ask(self, command, timeout=30):
+        """The stats socket's raw answer to COMMAND, as text."""
+        with socket.socket(socket.AF_UNIX) as c:
+            c.settimeout(timeout)
+            c.connect(str(self.stats_socket))
+            c.sendall(command.encode() + b"\n")
+            out = b""
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    return out.decode("utf-8")
+                out += b
+
+    def ask_json(self, command, timeout=30):
+        return json.loads(self.ask(command, timeout=timeout))
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.pid) as f:

@@ -154,8 +154,6 @@ def wait_for(pred, timeout=5.0):
     return False
 
 
-@pytest.mark.skip(reason="live reload is built with the operations issue "
-                  "(SIGHUP is logged as not supported yet)")
 def test_sighup_reloads_without_dropping_sessions(make_proxy, user):
     name, pw = user
     p = make_proxy()
@@ -181,8 +179,6 @@ def test_sighup_reloads_without_dropping_sessions(make_proxy, user):
     pre.close()
 
 
-@pytest.mark.skip(reason="live reload is built with the operations issue "
-                  "(SIGHUP is logged as not supported yet)")
 def test_sighup_with_broken_config_keeps_old(make_proxy):
     p = make_proxy()
     good = p.conf.read_text()
