@@ -23,7 +23,7 @@ struct ctlwho_sess {
 
 static const struct ctlout_col ctlwho_cols[] = {
 	{ "USER", 0 }, { "SESSIONS", 1 }, { "CLIENTS", 0 },
-	{ "BACKENDS", 0 }, { "OLDEST", 1 }
+	{ "COUNTRIES", 0 }, { "BACKENDS", 0 }, { "TLS", 0 }, { "OLDEST", 1 }
 };
 
 static void
@@ -164,7 +164,9 @@ ctlwho_row(struct ctlout_table *t, const struct ctlwho_sess *v, size_t n,
 		ctlout_cells(t, "-");
 	ctlout_cellf(t, "%zu", n);
 	if (ctlwho_cell_list(t, v, n, "client", 1) == -1 ||
-	    ctlwho_cell_list(t, v, n, "backend", 0) == -1)
+	    ctlwho_cell_list(t, v, n, "country", 0) == -1 ||
+	    ctlwho_cell_list(t, v, n, "backend", 0) == -1 ||
+	    ctlwho_cell_list(t, v, n, "tls", 0) == -1)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (ctlshow_int(json_object_get(v[i].s, "since"), &since) ==
