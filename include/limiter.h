@@ -4,13 +4,14 @@
  * max_connections_per_user, auth_fail_limit, auth_fail_window,
  * auth_fail_delay).  One struct limiter per virtual server, called by
  * every worker thread; a mutex guards it and every call holds it for a
- * hash and a table probe.  No libev, no logging: the caller passes the
+ * hash and a table probe.  No libev and no logging (only fatalx() on a
+ * broken invariant, SipHash failing once set up): the caller passes the
  * time (any monotonic clock, in seconds) and logs what it is told to.
  *
  * Memory is bounded by limiter_new()'s max_entries whatever the number
  * of clients.  An entry is one client address (IPv4 counts as its
  * IPv4-mapped IPv6 form) or one user, kept as a keyed 64-bit hash of
- * the canonical name; about 170 bytes each, plus 8 to 16 bytes of index.
+ * the canonical name: 160 bytes on LP64, plus 8 to 16 bytes of index.
  * Entries holding live connections are never evicted, so size
  * max_entries at least 2 * max_connections (a session can hold one IP
  * and one user entry) plus room for failure history, e.g. 65536 for
@@ -40,7 +41,7 @@
 
 /* limiter_ip_acquire() and limiter_user_acquire() return one of these. */
 #define LIMITER_COUNTED		1	/* allowed and counted: release later */
-#define LIMITER_UNCOUNTED	0	/* allowed, not counted: never release */
+#define LIMITER_UNCOUNTED	0	/* allowed, not counted: no release */
 #define LIMITER_REFUSED		(-1)	/* at the limit: refuse, not counted */
 
 struct limiter;
@@ -127,7 +128,7 @@ void	limiter_auth_failed(struct limiter *, const struct sockaddr *ip,
  * answering it: base * 2^(n - 1), n the user's failures in its fixed
  * window (this one included), at most LIMITER_MAX_DELAY.  A user is
  * slowed, never locked out.  base <= 0 records nothing and returns 0.
- * When the table is full of live entries it returns base unrecorded.
+ * With the table full of live entries it answers as for a first failure.
  */
 double	limiter_auth_delay(struct limiter *, const char *user, double base,
 	    double window, double now);

@@ -14,6 +14,7 @@
 #include <ev.h>
 
 #include "relay.h"
+#include "sessinfo.h"
 
 struct runtime;
 struct listener;
@@ -32,7 +33,6 @@ enum worker_job_kind {
 	WORKER_JOB_RELOAD	/* new runtime and listeners */
 };
 
-struct sess_info;
 
 struct worker_job {
 	enum worker_job_kind	 kind;
@@ -41,8 +41,7 @@ struct worker_job {
 	struct listener		*listeners;	/* RELOAD: nfds, zeroed, ours */
 	const int		*fds;		/* RELOAD: one per listen entry */
 	size_t			 nfds;
-	struct sess_info	*sessions;	/* SESSIONS: malloc'ed */
-	size_t			 nsessions;
+	struct sess_infos	 sessions;	/* SESSIONS */
 	unsigned int		 kicked;
 	int			 failed;	/* out of memory */
 	atomic_int		 done;

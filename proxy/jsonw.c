@@ -58,12 +58,23 @@ void
 jsonw_raw(struct jsonw *j, const char *fmt, ...)
 {
 	va_list	ap;
+	size_t	room = j->cap - j->len;
 	int	n;
 
+	/* Most pieces fit what is left: format once, straight in. */
+	if (j->failed)
+		return;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(j->buf != NULL ? j->buf + j->len : NULL,
+	    j->buf != NULL ? room : 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || jsonw_room(j, (size_t)n) == -1)
+	if (n < 0)
+		return;
+	if ((size_t)n < room) {
+		j->len += (size_t)n;
+		return;
+	}
+	if (jsonw_room(j, (size_t)n) == -1)
 		return;
 	va_start(ap, fmt);
 	(void)vsnprintf(j->buf + j->len, (size_t)n + 1, fmt, ap);
@@ -102,10 +113,17 @@ jsonw_utf8_len(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
+/* Whether c goes out as is: printable ASCII but for " and \\. */
+static int
+jsonw_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
 void
 jsonw_str(struct jsonw *j, const char *s)
 {
-	const unsigned char	*p, *end;
+	const unsigned char	*p, *end, *run;
 	size_t			 n;
 
 	if (s == NULL) {
@@ -115,6 +133,11 @@ jsonw_str(struct jsonw *j, const char *s)
 	end = (const unsigned char *)s + strlen(s);
 	jsonw_bytes(j, "\"", 1);
 	for (p = (const unsigned char *)s; p < end; p += n) {
+		for (run = p; p < end && jsonw_plain(*p); p++)
+			;
+		jsonw_bytes(j, (const char *)run, (size_t)(p - run));
+		if (p == end)
+			break;
 		if (*p == '"' || *p == '\\') {
 			jsonw_raw(j, "\\%c", *p);
 			n = 1;

@@ -716,7 +716,7 @@ limiter_release(struct limiter *l, const struct limiter_key *k)
 	e = &l->ents[i];
 	if (e->conns == 0 || --e->conns > 0)
 		return;
-	limiter_idle_append(l, i);
+	limiter_idle_append(l, i);	/* idle, as limiter_remove() wants */
 	if (e->fails == 0)
 		limiter_remove(l, i);
 }

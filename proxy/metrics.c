@@ -80,7 +80,7 @@ metrics_backend_index(struct runtime *rt, const char *name)
 {
 	size_t	i;
 
-	if (name[0] == '\0')
+	if (name == NULL)
 		return (long)rt->nbackends;
 	for (i = 0; i < rt->nbackends; i++)
 		if (strcmp(rt->backends[i].conf->name, name) == 0)
@@ -102,10 +102,10 @@ metrics_sessions(struct jsonw *j, struct runtime *rt,
 		return;
 	}
 	for (i = 0; i < njobs; i++)
-		for (k = 0; k < jobs[i].nsessions; k++) {
-			s = metrics_server_index(rt, jobs[i].sessions[k].server);
+		for (k = 0; k < jobs[i].sessions.n; k++) {
+			s = metrics_server_index(rt, jobs[i].sessions.v[k].server);
 			b = metrics_backend_index(rt,
-			    jobs[i].sessions[k].backend);
+			    jobs[i].sessions.v[k].backend);
 			if (s >= 0 && b >= 0)
 				count[(size_t)s * nb + (size_t)b]++;
 		}

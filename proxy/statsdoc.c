@@ -19,7 +19,7 @@ static void
 statsdoc_session(struct jsonw *j, const struct sess_info *si)
 {
 	jsonw_raw(j, "{\"id\":\"%s\",\"user\":", si->id);
-	jsonw_str(j, si->has_user ? si->user : NULL);
+	jsonw_str(j, si->user);
 	jsonw_raw(j, ",\"client\":");
 	jsonw_str(j, si->client);
 	jsonw_raw(j, ",\"country\":");
@@ -29,7 +29,7 @@ statsdoc_session(struct jsonw *j, const struct sess_info *si)
 	jsonw_raw(j, ",\"listener\":");
 	jsonw_str(j, si->listener);
 	jsonw_raw(j, ",\"backend\":");
-	jsonw_str(j, si->backend[0] != '\0' ? si->backend : NULL);
+	jsonw_str(j, si->backend);
 	jsonw_raw(j, ",\"tls\":");
 	jsonw_str(j, si->tls);
 	jsonw_raw(j, ",\"state\":\"%s\",\"since\":%lld,\"bytes_in\":%llu,"
@@ -47,11 +47,11 @@ statsdoc_sessions(struct jsonw *j, const struct worker_job *jobs,
 
 	jsonw_raw(j, "{\"ok\":true,\"sessions\":[");
 	for (i = 0; i < njobs; i++)
-		for (k = 0; k < jobs[i].nsessions; k++) {
+		for (k = 0; k < jobs[i].sessions.n; k++) {
 			if (!first)
 				jsonw_raw(j, ",\n");
 			first = 0;
-			statsdoc_session(j, &jobs[i].sessions[k]);
+			statsdoc_session(j, &jobs[i].sessions.v[k]);
 		}
 	jsonw_raw(j, "]}\n");
 }
@@ -66,12 +66,12 @@ statsdoc_live_bytes(const struct worker_job *jobs, size_t njobs,
 
 	*in = *out = 0;
 	for (i = 0; i < njobs; i++)
-		for (k = 0; k < jobs[i].nsessions; k++) {
-			si = &jobs[i].sessions[k];
+		for (k = 0; k < jobs[i].sessions.n; k++) {
+			si = &jobs[i].sessions.v[k];
 			if (server != NULL && strcmp(si->server, server) != 0)
 				continue;
-			if (backend != NULL && strcmp(si->backend,
-			    backend) != 0)
+			if (backend != NULL && (si->backend == NULL ||
+			    strcmp(si->backend, backend) != 0))
 				continue;
 			*in += si->bytes_in;
 			*out += si->bytes_out;

@@ -156,8 +156,7 @@ supervisor_all_done(const struct supervisor *sv)
 static void
 supervisor_job_clear(struct worker_job *job)
 {
-	free(job->sessions);
-	job->sessions = NULL;
+	sess_infos_clear(&job->sessions);
 	free(job->listeners);
 	job->listeners = NULL;
 	runtime_unref(&job->rt);

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl.h"
 #include "conf.h"
@@ -75,20 +76,21 @@ worker_listen(struct worker *w, struct listener *listeners, const int *fds,
 static void
 worker_job_sessions(struct worker *w, struct worker_job *job)
 {
-	struct sess	*s;
-	size_t		 n = 0;
+	struct sess_infos	*si = &job->sessions;
+	struct sess		*s;
 
-	job->nsessions = 0;
 	if (w->nsessions == 0)
 		return;
-	job->sessions = malloc(w->nsessions * sizeof(*job->sessions));
-	if (job->sessions == NULL) {
+	if ((si->v = malloc(w->nsessions * sizeof(*si->v))) == NULL) {
 		job->failed = 1;
 		return;
 	}
 	TAILQ_FOREACH(s, &w->sessions, entry)
-		sess_info_fill(s, &job->sessions[n++]);
-	job->nsessions = n;
+		if (sess_infos_add(si, s) == -1) {
+			job->failed = 1;
+			break;
+		}
+	sess_infos_finish(si);
 }
 
 static void
@@ -135,13 +137,17 @@ worker_job_reload(struct worker *w, struct worker_job *job)
 static void
 worker_job_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
+	static const char	*const names[] = { "sessions", "kick", "reload" };
 	struct worker		*w = ev_userdata(loop);
 	struct worker_job	*job;
+	ev_tstamp		 t0 = ev_time();
+	struct timespec		 c0, c1;
 
 	(void)a;
 	(void)revents;
 	if ((job = atomic_exchange(&w->job, NULL)) == NULL)
 		return;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	switch (job->kind) {
 	case WORKER_JOB_SESSIONS:
 		worker_job_sessions(w, job);
@@ -153,6 +159,12 @@ worker_job_cb(struct ev_loop *loop, ev_async *a, int revents)
 		worker_job_reload(w, job);
 		break;
 	}
+	/* How long relaying waited for the main thread's job. */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	log_debug("worker %u: %s job: %u sessions, %.3f ms (%.3f ms CPU)",
+	    w->id, names[job->kind], w->nsessions, (ev_time() - t0) * 1e3,
+	    ((double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) /
+	    1e9) * 1e3);
 	atomic_store(&job->done, 1);
 	ev_async_send(w->main_loop, w->job_done_async);
 }

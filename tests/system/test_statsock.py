@@ -320,8 +320,10 @@ def test_sessions_does_not_stall_the_relay(make_proxy, user):
     t = threading.Thread(target=ask_loop)
     t.start()
     times = []
+    deadline = time.monotonic() + 20
     try:
-        for _ in range(200):
+        while (len(times) < 200 or asked[0] < 5) and \
+                time.monotonic() < deadline:
             t0 = time.monotonic()
             _u, tagged = c.cmd("NOOP", tag="n")
             times.append(time.monotonic() - t0)
@@ -330,7 +332,7 @@ def test_sessions_does_not_stall_the_relay(make_proxy, user):
         stop.set()
         t.join(timeout=30)
     times.sort()
-    assert asked[0] >= 3, asked
+    assert asked[0] >= 5, asked
     # The 95th percentile, generous for a loaded 2-core test machine.
     assert times[int(len(times) * 0.95)] < 0.25, times[-10:]
     for s in idle:
