@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,8 +117,8 @@ test_ip_limit(void **state)
 	limiter_ip_release(l, addr(&a, "192.0.2.1", 7));
 	assert_int_equal(limiter_ip_acquire(l, sa(&a), 3, 1, NULL),
 	    LIMITER_COUNTED);
-	assert_int_equal(limiter_ip_acquire(l, sa(&a),
-	    3, 1, NULL), LIMITER_REFUSED);
+	assert_int_equal(limiter_ip_acquire(l, sa(&a), 3, 1, NULL),
+	    LIMITER_REFUSED);
 	limiter_counts(l, &c);
 	assert_int_equal(c.ip_refused, 2);
 	assert_int_equal(c.entries, 2);
@@ -128,10 +129,13 @@ test_ip_limit(void **state)
 	assert_int_equal(entries(l), 0);
 	/* A release too many is ignored, not turned into a negative count. */
 	limiter_ip_release(l, sa(&a));
-	assert_int_equal(limiter_ip_acquire(l, sa(&a),
-	    1, 2, NULL), LIMITER_COUNTED);
-	assert_int_equal(limiter_ip_acquire(l, sa(&a),
-	    1, 2, NULL), LIMITER_REFUSED);
+	failed(l, sa(&a), "u", "p", 2);
+	limiter_ip_release(l, sa(&a));
+	assert_int_equal(entries(l), 1);
+	assert_int_equal(limiter_ip_acquire(l, sa(&a), 1, 2, NULL),
+	    LIMITER_COUNTED);
+	assert_int_equal(limiter_ip_acquire(l, sa(&a), 1, 2, NULL),
+	    LIMITER_REFUSED);
 	limiter_free(&l);
 	assert_null(l);
 	limiter_free(&l);
@@ -351,6 +355,10 @@ test_auth_window(void **state)
 
 	(void)state;
 	assert_non_null(l = limiter_new(65536));
+	/* A connection keeps the entry from lazy expiry: the window must
+	 * restart by itself. */
+	assert_int_equal(limiter_ip_acquire(l, ip, 1, t0, NULL),
+	    LIMITER_COUNTED);
 	failed(l, ip, "alice", "a", t0);
 	failed(l, ip, "alice", "b", t0 + 100);
 	assert_int_equal(limiter_auth_blocked(l, ip, 3, WINDOW, t0 + 101,
@@ -377,11 +385,13 @@ test_auth_window(void **state)
 	assert_int_equal(c.auth_failures, 5);
 	assert_int_equal(c.auth_blocked, 3);
 	/* Expired history goes lazily, at the next call that has a time. */
+	limiter_ip_release(l, ip);
 	assert_int_equal(entries(l), 1);
-	assert_int_equal(limiter_ip_acquire(l, sa(&b), 1,
-	    t0 + 3 * WINDOW, NULL),
-	    LIMITER_COUNTED);
+	assert_int_equal(limiter_ip_acquire(l, sa(&b), 1, t0 + 3 * WINDOW,
+	    NULL), LIMITER_COUNTED);
 	assert_int_equal(entries(l), 1);
+	assert_int_equal(limiter_auth_blocked(l, ip, 1, WINDOW,
+	    t0 + 3 * WINDOW, NULL), 0);
 	limiter_free(&l);
 }
 
@@ -424,9 +434,15 @@ test_auth_delay(void **state)
 	assert_int_equal(limiter_user_acquire(l, "dave", 1, t, NULL),
 	    LIMITER_COUNTED);
 	limiter_auth_delay(l, "dave", 2, WINDOW, t);
+	limiter_auth_delay(l, "dave", 2, WINDOW, t);
 	limiter_auth_ok(l, ip, "dave");
 	assert_int_equal(limiter_user_acquire(l, "dave", 1, t, NULL),
 	    LIMITER_REFUSED);
+	assert_true(limiter_auth_delay(l, "dave", 2, WINDOW, t) == 2);
+	assert_true(limiter_auth_delay(l, "dave", 2, WINDOW, t + 1) == 4);
+	/* The live entry's window restarts without lazy expiry. */
+	assert_true(limiter_auth_delay(l, "dave", 2, WINDOW, t + WINDOW) ==
+	    2);
 	limiter_free(&l);
 }
 
@@ -663,25 +679,34 @@ test_model(void **state)
 struct hammer {
 	struct limiter	*l;
 	unsigned long	 counted;
+	int		 over;		/* saw more than the limit held */
 };
 
+static atomic_int	 held;		/* connections the hammers hold */
+
+/* Takes two connections at a time, so the threads contend at max 3. */
 static void *
 hammer(void *arg)
 {
 	struct hammer	*h = arg;
 	struct addr	 a;
 	const struct sockaddr *ip = addr(&a, "::ffff:192.0.2.200", 1);
-	int		 i;
+	int		 i, k, got;
 
 	for (i = 0; i < THREAD_LOOPS; i++) {
-		if (limiter_ip_acquire(h->l, ip, 3, i, NULL) !=
-		    LIMITER_COUNTED)
-			continue;
-		h->counted++;
+		for (got = k = 0; k < 2; k++)
+			if (limiter_ip_acquire(h->l, ip, 3, i, NULL) ==
+			    LIMITER_COUNTED)
+				got++;
+		if (atomic_fetch_add(&held, got) + got > 3)
+			h->over = 1;
+		h->counted += got;
 		if (limiter_user_acquire(h->l, "shared", 2, i, NULL) ==
 		    LIMITER_COUNTED)
 			limiter_user_release(h->l, "shared");
-		limiter_ip_release(h->l, ip);
+		atomic_fetch_sub(&held, got);
+		while (got-- > 0)
+			limiter_ip_release(h->l, ip);
 	}
 	return NULL;
 }
@@ -701,12 +726,14 @@ test_threads(void **state)
 	for (i = 0; i < THREADS; i++) {
 		h[i].l = l;
 		h[i].counted = 0;
+		h[i].over = 0;
 		assert_int_equal(pthread_create(&t[i], NULL, hammer, &h[i]),
 		    0);
 	}
 	for (i = 0; i < THREADS; i++) {
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 		assert_true(h[i].counted > 0);
+		assert_false(h[i].over);
 	}
 	assert_int_equal(entries(l), 0);
 	for (i = 0; i < 3; i++)
