@@ -1,6 +1,6 @@
 /*
- * Socket address helpers shared by the session, the back-end link and
- * (later) the access rules.
+ * Socket address helpers shared by the session, the back-end link, the
+ * stats socket and imapproxyctl.
  */
 #ifndef ADDR_H
 #define ADDR_H
@@ -16,5 +16,7 @@
  */
 int	addr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen,
 	    unsigned int *port_r);
+/* Parses an IPv4 or IPv6 address (no port) into sa; 0, or -1. */
+int	addr_parse_ip(const char *ip, struct sockaddr_storage *sa);
 
 #endif

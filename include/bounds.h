@@ -69,6 +69,11 @@
  * limits and failed logins: twice the default max_connections, so live
  * counts always fit and failure records take what is left. */
 #define LIMITER_ENTRIES		131072
+/* imapproxyctl's whole exchange, connect to EOF: the daemon gives a
+ * slow reader 30 s to take its answer, the client waits as long. */
+#define CTLSOCK_TIMEOUT		30
+/* A million sessions at ~300 bytes is the largest sane answer. */
+#define CTLSOCK_MAX_ANSWER	(64 * 1024 * 1024)
 /* How long a closing session may take to flush its last words. */
 #define SESS_LINGER		5.0
 

@@ -164,6 +164,9 @@ struct conf {
 struct conf	*conf_load(const char *path, char *err, size_t errlen);
 /* Frees *confp and sets it to NULL; accepts NULL. */
 void		 conf_free(struct conf **confp);
+/* Listen entries of every server, and the k-th of them in order. */
+size_t		 conf_listen_count(const struct conf *);
+const struct conf_listen *conf_listen_at(const struct conf *, size_t k);
 /* Looks up a back end by name; NULL when there is none. */
 struct conf_backend *conf_backend_find(const struct conf *, const char *name);
 

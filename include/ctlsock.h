@@ -8,14 +8,7 @@
 
 #include <stddef.h>
 
-/*
- * XXX These belong in bounds.h, which this change may not touch.
- * The whole exchange, connect to EOF: an answer that is not there in
- * 10 s is not coming (the daemon builds each from memory).
- */
-#define CTLSOCK_TIMEOUT		10
-/* A million sessions at ~300 bytes is the largest sane answer. */
-#define CTLSOCK_MAX_ANSWER	(64 * 1024 * 1024)
+#include "bounds.h"
 
 enum ctlsock_status {
 	CTLSOCK_OK,

@@ -31,3 +31,21 @@ addr_ip_port(const struct sockaddr *sa, char *ip, size_t iplen,
 	return inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)iplen) ==
 	    NULL ? -1 : 0;
 }
+
+int
+addr_parse_ip(const char *ip, struct sockaddr_storage *sa)
+{
+	struct sockaddr_in	*in = (struct sockaddr_in *)sa;
+	struct sockaddr_in6	*in6 = (struct sockaddr_in6 *)sa;
+
+	memset(sa, 0, sizeof(*sa));
+	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}

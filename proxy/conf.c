@@ -2217,6 +2217,29 @@ conf_free(struct conf **confp)
 	*confp = NULL;
 }
 
+size_t
+conf_listen_count(const struct conf *c)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < c->nservers; i++)
+		n += c->servers[i].nlisten;
+	return (n);
+}
+
+const struct conf_listen *
+conf_listen_at(const struct conf *c, size_t k)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nservers; i++) {
+		if (k < c->servers[i].nlisten)
+			return (&c->servers[i].listen[k]);
+		k -= c->servers[i].nlisten;
+	}
+	return (NULL);
+}
+
 struct conf_backend *
 conf_backend_find(const struct conf *c, const char *name)
 {

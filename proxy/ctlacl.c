@@ -13,6 +13,7 @@
 #include <ev.h>
 
 #include "acl.h"
+#include "addr.h"
 #include "bounds.h"
 #include "conf.h"
 #include "ctlacl.h"
@@ -109,24 +110,6 @@ ctlacl_resolve(const struct conf *conf, struct ctlacl_facts *f)
 			ev_run(loop, EVRUN_ONCE);
 	dns_free(&dns);
 	return 0;
-}
-
-static int
-ctlacl_parse_ip(const char *ip, struct sockaddr_storage *sa)
-{
-	struct sockaddr_in	*in = (struct sockaddr_in *)sa;
-	struct sockaddr_in6	*in6 = (struct sockaddr_in6 *)sa;
-
-	memset(sa, 0, sizeof(*sa));
-	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		return 0;
-	}
-	return -1;
 }
 
 static void
@@ -233,7 +216,7 @@ ctlacl_test(const char *conf_path, const char *server, const char *ip,
 		    server);
 		goto done;
 	}
-	if (ctlacl_parse_ip(ip, &f.sa) == -1) {
+	if (addr_parse_ip(ip, &f.sa) == -1) {
 		fprintf(stderr, "imapproxyctl: %s: not an IP address\n", ip);
 		goto done;
 	}

@@ -146,7 +146,7 @@ static const char ctl_help[] =
 "    CONFIG without stats_socket is exit 2 (acl test decides offline\n"
 "    instead).  -s and -c may be given together: -s names the socket,\n"
 "    -c the configuration acl test falls back on.  The whole exchange\n"
-"    is bounded by 10 seconds and a 64 MiB answer.\n"
+"    is bounded by 30 seconds and a 64 MiB answer.\n"
 "\n"
 "EXIT STATUS\n"
 "    0   success\n"

@@ -108,30 +108,6 @@ reload_list_files(const struct conf *conf, struct reload_report *r)
 	}
 }
 
-/* The k-th listen entry of conf, servers in order. */
-static const struct conf_listen *
-reload_listen_at(const struct conf *conf, size_t k)
-{
-	size_t	i;
-
-	for (i = 0; i < conf->nservers; i++) {
-		if (k < conf->servers[i].nlisten)
-			return &conf->servers[i].listen[k];
-		k -= conf->servers[i].nlisten;
-	}
-	return NULL;
-}
-
-static size_t
-reload_nlisten(const struct conf *conf)
-{
-	size_t	i, n = 0;
-
-	for (i = 0; i < conf->nservers; i++)
-		n += conf->servers[i].nlisten;
-	return n;
-}
-
 static int
 reload_same_addr(const struct conf_listen *a, const struct conf_listen *b)
 {
@@ -147,7 +123,7 @@ reload_find_old(const struct conf *old, size_t nold,
 	size_t	k;
 
 	for (k = 0; k < nold; k++)
-		if (reload_same_addr(reload_listen_at(old, k), l))
+		if (reload_same_addr(conf_listen_at(old, k), l))
 			return (long)k;
 	return -1;
 }
@@ -188,7 +164,7 @@ reload_listeners(struct reload *rl)
 	size_t			 k, w, n;
 	long			 o;
 
-	rl->nlisten = reload_nlisten(rl->rt->conf);
+	rl->nlisten = conf_listen_count(rl->rt->conf);
 	n = sv->nworkers * rl->nlisten;
 	if ((rl->fds = malloc((n > 0 ? n : 1) * sizeof(int))) == NULL) {
 		REPORT_ADD(rl->report, errors, "out of memory");
@@ -197,7 +173,7 @@ reload_listeners(struct reload *rl)
 	for (k = 0; k < n; k++)
 		rl->fds[k] = -1;
 	for (k = 0; k < rl->nlisten; k++) {
-		l = reload_listen_at(rl->rt->conf, k);
+		l = conf_listen_at(rl->rt->conf, k);
 		if ((o = reload_find_old(old, sv->nlisten, l)) == -1) {
 			if (reload_open(rl, k, l) == -1)
 				return -1;
@@ -246,7 +222,7 @@ reload_close_old(struct reload *rl)
 			continue;
 		if (i < sv->nlisten)
 			REPORT_ADD(rl->report, closed, "%s",
-			    reload_listen_at(old, i)->name);
+			    conf_listen_at(old, i)->name);
 		close(sv->fds[i]);
 	}
 }

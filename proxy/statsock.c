@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "addr.h"
 #include "conf.h"
 #include "container_of.h"
 #include "dns.h"
@@ -371,24 +372,6 @@ statsock_backend(struct statsock_client *c)
 	statsock_answer(c);
 }
 
-static int
-statsock_parse_ip(const char *ip, struct sockaddr_storage *sa)
-{
-	struct sockaddr_in	*in = (struct sockaddr_in *)sa;
-	struct sockaddr_in6	*in6 = (struct sockaddr_in6 *)sa;
-
-	memset(sa, 0, sizeof(*sa));
-	if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
 /* The facts are in: decide and answer. */
 static void
 statsock_acl_decide(struct statsock_client *c)
@@ -470,7 +453,7 @@ statsock_acl_test(struct statsock_client *c)
 		statsock_error(c, "no such server");
 		return;
 	}
-	if (statsock_parse_ip(c->words[3], &c->sa) == -1) {
+	if (addr_parse_ip(c->words[3], &c->sa) == -1) {
 		statsock_error(c, "not an IP address");
 		return;
 	}

@@ -39,16 +39,6 @@ static void	supervisor_job_clear(struct worker_job *);
 static void	supervisor_bcast_free(struct supervisor *,
 		    struct supervisor_bcast *);
 
-static size_t
-supervisor_nlisten(const struct conf *conf)
-{
-	size_t	i, n = 0;
-
-	for (i = 0; i < conf->nservers; i++)
-		n += conf->servers[i].nlisten;
-	return n;
-}
-
 static unsigned int
 supervisor_nworkers(const struct conf *conf)
 {
@@ -111,7 +101,7 @@ supervisor_new(struct runtime *rt, const char *conf_path, char *err,
 		goto nomem;
 	sv->rt = runtime_ref(rt);
 	sv->nworkers = supervisor_nworkers(rt->conf);
-	sv->nlisten = supervisor_nlisten(rt->conf);
+	sv->nlisten = conf_listen_count(rt->conf);
 	sv->workers = calloc(sv->nworkers, sizeof(*sv->workers));
 	sv->fds = calloc(sv->nworkers * sv->nlisten, sizeof(*sv->fds));
 	sv->conf_path = supervisor_abs_path(rt->conf, conf_path);

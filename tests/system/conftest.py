@@ -766,6 +766,18 @@ def proxy(make_proxy):
     return make_proxy()
 
 
+def wait_for(pred, timeout=5.0):
+    """Polls PRED() every 50 ms until it returns something true; returns
+    that, or PRED()'s last answer once TIMEOUT seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return pred()
+
+
 def login_ok(client, user, pw, tag="L"):
     """LOGIN with quoted strings; asserts and returns the tagged OK."""
     _u, tagged = client.cmd("LOGIN %s %s" % (imap_quote(user),

@@ -13,18 +13,8 @@ import time
 import pytest
 
 from conftest import (HOST, RawClient, cert_der, client_ctx, imap_quote,
-                      login_ok, route_users, store_backend)
+                      login_ok, route_users, store_backend, wait_for)
 import dovecot as dv
-
-
-def wait_for(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
 
 
 def reload_via_socket(p):

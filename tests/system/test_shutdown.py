@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import login_ok
+from conftest import login_ok, wait_for
 import dovecot as dv
 
 BYE = "* BYE Server shutting down"
@@ -144,14 +144,6 @@ def test_exits_promptly_once_sessions_are_gone(make_proxy, user):
 
 
 # -- other signals (SPEC.md s.2) -------------------------------------------
-
-def wait_for(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_sighup_reloads_without_dropping_sessions(make_proxy, user):

@@ -12,16 +12,8 @@ import time
 
 import pytest
 
-from conftest import HOST, RawClient, login_ok, store_backend
-
-
-def wait_for(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return pred()
+from conftest import (HOST, RawClient, login_ok, store_backend,
+                      wait_for)
 
 
 def raw_exchange(path, data, timeout=10):
