@@ -35,6 +35,9 @@
 /* One log line per entry and kind of refusal per minute at most, so a
  * client hammering a limit cannot flood the log. */
 #define LIMITER_LOG_INTERVAL	60.0
+/* How long an idle entry keeps refusals not yet reported, for the next
+ * refusal's line to count them. */
+#define LIMITER_REPORT_WAIT	600.0
 /* Largest table limiter_new() builds (about 3 GB): the entry index is
  * 32-bit and anything larger is a configuration mistake. */
 #define LIMITER_MAX_ENTRIES	(1UL << 24)

@@ -618,11 +618,35 @@ limiter_touch(struct limiter *l, uint32_t i)
 	limiter_idle_append(l, i);
 }
 
-/* An entry that holds nothing: no connections, no unexpired failures. */
+/* Whether e has ever told its caller to log a refusal. */
+static int
+limiter_logged(const struct limiter_ent *e)
+{
+	return e->log[LIMITER_WHY_CONN].last != -INFINITY ||
+	    e->log[LIMITER_WHY_AUTH].last != -INFINITY;
+}
+
+/*
+ * An entry that holds nothing: no connections, no unexpired failures,
+ * and no refusal logged within the interval (or a client reconnecting
+ * would get a fresh entry, and a log line, every time).  Refusals not
+ * yet reported keep it a while longer, for the next line to count them.
+ */
 static int
 limiter_stale(const struct limiter_ent *e, double now)
 {
-	return e->conns == 0 && (e->fails == 0 || now >= e->until);
+	const struct limiter_log	*g;
+	int				 k;
+
+	if (e->conns != 0 || (e->fails != 0 && now < e->until))
+		return 0;
+	for (k = 0; k < LIMITER_WHY_MAX; k++) {
+		g = &e->log[k];
+		if (now - g->last < (g->suppressed > 0 ?
+		    LIMITER_REPORT_WAIT : LIMITER_LOG_INTERVAL))
+			return 0;
+	}
+	return 1;
 }
 
 /*
@@ -717,7 +741,8 @@ limiter_release(struct limiter *l, const struct limiter_key *k)
 	if (e->conns == 0 || --e->conns > 0)
 		return;
 	limiter_idle_append(l, i);	/* idle, as limiter_remove() wants */
-	if (e->fails == 0)
+	/* One that logged a refusal expires lazily, after its interval. */
+	if (e->fails == 0 && !limiter_logged(e))
 		limiter_remove(l, i);
 }
 

@@ -88,6 +88,23 @@ entries(struct limiter *l)
 	return c.entries;
 }
 
+/*
+ * Entries that logged a refusal keep their pace for a minute after
+ * they hold nothing; calls at a later now expire them (a few a call).
+ */
+static size_t
+entries_later(struct limiter *l, double now)
+{
+	struct addr	a;
+	int		i;
+
+	for (i = 0; i < 16; i++)
+		if (limiter_ip_acquire(l, addr(&a, "203.0.113.254", 1), 1, now,
+		    NULL) == LIMITER_COUNTED)
+			limiter_ip_release(l, sa(&a));
+	return entries(l);
+}
+
 static void
 failed(struct limiter *l, const struct sockaddr *ip, const char *user,
     const char *pw, double now)
@@ -126,7 +143,9 @@ test_ip_limit(void **state)
 	for (i = 0; i < 3; i++)
 		limiter_ip_release(l, sa(&a));
 	limiter_ip_release(l, sa(&b));
-	assert_int_equal(entries(l), 0);
+	/* ...but one that logged a refusal keeps its pace for a minute. */
+	assert_int_equal(entries(l), 1);
+	assert_int_equal(entries_later(l, LIMITER_REPORT_WAIT + 100), 0);
 	/* A release too many is ignored, not turned into a negative count. */
 	limiter_ip_release(l, sa(&a));
 	failed(l, sa(&a), "u", "p", 2);
@@ -162,7 +181,7 @@ test_ip_mapped(void **state)
 	/* Released in the other form. */
 	limiter_ip_release(l, addr(&a, "::ffff:192.0.2.1", 1));
 	limiter_ip_release(l, addr(&a, "192.0.2.1", 1));
-	assert_int_equal(entries(l), 0);
+	assert_int_equal(entries_later(l, LIMITER_REPORT_WAIT + 100), 0);
 	/* Failures meet in one entry too. */
 	failed(l, addr(&a, "::ffff:198.51.100.9", 1), "bob", "pw1", 0);
 	failed(l, addr(&a, "198.51.100.9", 2), "bob", "pw2", 0);
@@ -277,7 +296,7 @@ test_user_limit(void **state)
 	limiter_user_release(l, "Alice@example.org");
 	limiter_user_release(l, "alice@example.or");
 	limiter_user_release(l, "");
-	assert_int_equal(entries(l), 0);
+	assert_int_equal(entries_later(l, LIMITER_REPORT_WAIT + 100), 0);
 	limiter_free(&l);
 }
 
@@ -566,6 +585,36 @@ test_memory_bound(void **state)
 }
 
 /* Eviction takes the least recently used entry without connections. */
+/* A client that reconnects between refusals is still logged once a minute. */
+static void
+test_refusal_log_reconnecting(void **state)
+{
+	struct limiter		*l;
+	struct limiter_refusal	 r;
+	struct addr		 a;
+	const struct sockaddr	*ip = addr(&a, "192.0.2.9", 1);
+	int			 i, logged = 0;
+
+	(void)state;
+	assert_non_null(l = limiter_new(65536));
+	for (i = 0; i < 10; i++) {
+		assert_int_equal(limiter_ip_acquire(l, ip, 1, 100 + i, &r),
+		    LIMITER_COUNTED);
+		assert_int_equal(limiter_ip_acquire(l, ip, 1, 100 + i, &r),
+		    LIMITER_REFUSED);
+		logged += r.log;
+		limiter_ip_release(l, ip);
+	}
+	assert_int_equal(logged, 1);
+	assert_int_equal(limiter_ip_acquire(l, ip, 1, 170, &r),
+	    LIMITER_COUNTED);
+	assert_int_equal(limiter_ip_acquire(l, ip, 1, 170, &r),
+	    LIMITER_REFUSED);
+	assert_int_equal(r.log, 1);
+	assert_int_equal(r.suppressed, 9);
+	limiter_free(&l);
+}
+
 static void
 test_evict_lru(void **state)
 {
@@ -735,7 +784,8 @@ test_threads(void **state)
 		assert_true(h[i].counted > 0);
 		assert_false(h[i].over);
 	}
-	assert_int_equal(entries(l), 0);
+	assert_int_equal(entries_later(l, THREAD_LOOPS + LIMITER_REPORT_WAIT),
+	    0);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(limiter_ip_acquire(l, ip, 3, 0, NULL),
 		    LIMITER_COUNTED);
@@ -765,6 +815,7 @@ main(void)
 		cmocka_unit_test(test_auth_delay),
 		cmocka_unit_test(test_auth_ok_keeps_ip),
 		cmocka_unit_test(test_refusal_log),
+		cmocka_unit_test(test_refusal_log_reconnecting),
 		cmocka_unit_test(test_memory_bound),
 		cmocka_unit_test(test_evict_lru),
 		cmocka_unit_test(test_full_of_live),
