@@ -70,6 +70,8 @@ struct sess_preauth {
 	char			 domain[256];	/* confirmed reverse name */
 	uint32_t		 asn;		/* 0: unknown */
 	unsigned char		 secret_digest[32]; /* of the login's secret */
+	struct sockaddr_storage	 dst;		/* from a PROXY header */
+	int			 has_dst;
 	ev_timer		 hold;		/* auth_fail_delay */
 	int			 held;		/* answers wait for hold */
 };

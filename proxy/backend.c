@@ -444,8 +444,13 @@ backend_send_id(struct sess *s)
 	if (addr_ip_port((struct sockaddr *)&s->peer, rip, sizeof(rip),
 	    &rport) == -1)
 		snprintf(rip, sizeof(rip), "unknown");
-	if (getsockname(s->cconn.fd, (struct sockaddr *)&local, &len) == -1 ||
-	    addr_ip_port((struct sockaddr *)&local, lip, sizeof(lip),
+	/* Behind a balancer the client connected to the balancer's address. */
+	if (s->pa->has_dst)
+		memcpy(&local, &s->pa->dst, sizeof(local));
+	else if (getsockname(s->cconn.fd, (struct sockaddr *)&local,
+	    &len) == -1)
+		local.ss_family = AF_UNSPEC;
+	if (addr_ip_port((struct sockaddr *)&local, lip, sizeof(lip),
 	    &lport) == -1)
 		snprintf(lip, sizeof(lip), "unknown");
 	snprintf(cmd, sizeof(cmd), " ID (\"x-session-id\" \"%s\" "

@@ -1,14 +1,16 @@
 /*
- * Reading a PROXY v1/v2 header off a client socket.  The bytes are
- * peeked and only the header's own are consumed, so whatever follows
- * (a TLS ClientHello, an early IMAP command) stays in the socket for
- * the next reader.
+ * Reading a PROXY v1/v2 header off a client socket into the session's
+ * input buffer.  Only the header's own bytes are read, so whatever
+ * follows (a TLS ClientHello, an early IMAP command) stays in the
+ * socket for the next reader; and every byte of it that has arrived is
+ * taken, so a partial header does not keep the socket readable.
  */
 #include <sys/socket.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "conf.h"
@@ -61,52 +63,87 @@ proxyhdr_trusted(const struct sess *s)
 	return 0;
 }
 
-/* Takes the header's bytes off the socket; -1 on a read error. */
-static int
-proxyhdr_consume(struct sess *s, size_t len)
-{
-	unsigned char	buf[PROXYPROTO_MAX_HEADER];
-	ssize_t		n;
+/* v1 is a line: the longest, with its CRLF. */
+#define PROXYHDR_V1_MAX	107
 
+/*
+ * Reads more of the header into the session's input buffer, never past
+ * its end: up to need bytes in all, or for a v1 line up to its LF.
+ * Returns the bytes read, 0 when none are there yet, -1 after closing.
+ */
+static ssize_t
+proxyhdr_take(struct sess *s, size_t need)
+{
+	struct sess_preauth	*pa = s->pa;
+	char			 peek[PROXYHDR_V1_MAX];
+	const char		*lf;
+	size_t			 want = need - pa->inlen;
+	ssize_t			 n;
+
+	if (pa->inlen > 0 && pa->in[0] == 'P' && pa->inlen < PROXYHDR_V1_MAX) {
+		n = recv(s->cconn.fd, peek, PROXYHDR_V1_MAX - pa->inlen,
+		    MSG_PEEK);
+		if (n > 0)
+			want = (lf = memchr(peek, '\n', (size_t)n)) != NULL ?
+			    (size_t)(lf - peek) + 1 : (size_t)n;
+	}
 	do
-		n = recv(s->cconn.fd, buf, len, 0);
+		n = recv(s->cconn.fd, pa->in + pa->inlen, want, 0);
 	while (n == -1 && errno == EINTR);
-	return n == (ssize_t)len ? 0 : -1;
+	if (n == -1 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		sess_close(s, n == 0 ? "client closed before the PROXY header" :
+		    "client read failed");
+		return -1;
+	}
+	pa->inlen += (size_t)n;
+	return n;
+}
+
+/* Logs and closes a session whose header is not one we take. */
+static void
+proxyhdr_refuse(struct sess *s, const char *why)
+{
+	log_info("sess=%s client=%s PROXY header refused: %s", s->id,
+	    s->client, why[0] != '\0' ? why : "malformed");
+	sess_close(s, "bad PROXY header");
 }
 
 void
 proxyhdr_read(struct sess *s)
 {
-	unsigned char			buf[PROXYPROTO_MAX_HEADER];
-	struct proxyproto_header	h;
-	enum proxyproto_result		r;
-	char				why[128];
-	ssize_t				n;
+	struct sess_preauth		*pa = s->pa;
+	struct proxyproto_header	 h;
+	enum proxyproto_result		 r;
+	char				 why[128];
+	size_t				 need;
+	ssize_t				 n;
 
-	n = recv(s->cconn.fd, buf, sizeof(buf), MSG_PEEK);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		sess_close(s, n == 0 ? "client closed before the PROXY header" :
-		    "client read failed");
+	for (;;) {
+		why[0] = '\0';
+		r = proxyproto_parse(pa->in, pa->inlen, &h, &need, why,
+		    sizeof(why));
+		if (r == PROXYPROTO_AGAIN && need > sizeof(pa->in)) {
+			r = PROXYPROTO_BAD;
+			snprintf(why, sizeof(why), "header too long");
+		}
+		if (r != PROXYPROTO_AGAIN)
+			break;
+		if ((n = proxyhdr_take(s, need)) <= 0)
+			return;		/* wait for more, or closed */
+	}
+	if (r == PROXYPROTO_BAD) {
+		proxyhdr_refuse(s, why);
 		return;
 	}
-	why[0] = '\0';
-	r = proxyproto_parse(buf, (size_t)n, &h, NULL, why, sizeof(why));
-	if (r == PROXYPROTO_AGAIN && (size_t)n == sizeof(buf))
-		r = PROXYPROTO_BAD;
-	if (r == PROXYPROTO_AGAIN)
-		return;
-	if (r == PROXYPROTO_BAD || proxyhdr_consume(s, h.len) == -1) {
-		log_info("sess=%s client=%s PROXY header refused: %s", s->id,
-		    s->client, why[0] != '\0' ? why : "malformed");
-		sess_close(s, "bad PROXY header");
-		return;
-	}
+	pa->inlen = 0;
 	if (!h.local) {
 		log_debug("sess=%s client=%s PROXY v%d: client is the "
 		    "balancer's", s->id, s->client, h.version);
 		memcpy(&s->peer, &h.src, sizeof(s->peer));
+		memcpy(&pa->dst, &h.dst, sizeof(pa->dst));
+		pa->has_dst = 1;
 	}
 	sess_admit(s);
 }
