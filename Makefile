@@ -26,9 +26,13 @@ VERSION	:= 0.1.0
 INIH_VERSION := $(shell pkg-config --modversion inih 2>/dev/null || echo unknown)
 VERSION_DEFS = -DIMAPPROXY_VERSION='"$(VERSION)"' -DINIH_VERSION='"$(INIH_VERSION)"'
 MAINS	:= proxy/imapproxyd.c proxy/imapproxyctl.c
-LIBSRC	:= $(filter-out $(MAINS),$(wildcard proxy/*.c))
+# libimapproxy.a needs libacl.a, never the other way: what acl/ uses from
+# proxy/ (the error buffer) is archived in libacl.a only, so the link
+# order stays libimapproxy.a then libacl.a.
+ACLSHARED := proxy/errbuf.c
+LIBSRC	:= $(filter-out $(MAINS) $(ACLSHARED),$(wildcard proxy/*.c))
 LIBOBJ	:= $(LIBSRC:%.c=$(B)/%.o)
-ACLSRC	:= $(wildcard acl/*.c)
+ACLSRC	:= $(wildcard acl/*.c) $(ACLSHARED)
 ACLOBJ	:= $(ACLSRC:%.c=$(B)/%.o)
 ACLLIB	:= $(if $(ACLSRC),$(B)/libacl.a)
 UNITSRC	:= $(wildcard tests/unit/test_*.c)
@@ -49,10 +53,13 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -c $< -o $@
 
+# Rebuilt from scratch: ar keeps members that moved to the other archive.
 $(B)/libimapproxy.a: $(LIBOBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/libacl.a: $(ACLOBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/imapproxyd: $(B)/proxy/imapproxyd.o $(B)/libimapproxy.a $(ACLLIB)

@@ -28,7 +28,7 @@ struct acl_frame {
 
 struct acl_ctx {
 	struct acl		*acl;
-	struct acl_errs		 errs;
+	struct errbuf		 errs;
 	int			 flags;
 	struct acl_frame	 stack[ACL_MAX_DEPTH + 1];
 	int			 depth;		/* frames in stack */
@@ -48,33 +48,6 @@ static void	acl_file(struct acl_ctx *, const char *, const char *,
 /*
  * Messages.
  */
-
-/* Adds one message, or the final "... more errors" once buf is full. */
-static void
-acl_errs_add(struct acl_errs *e, const char *msg)
-{
-	static const char	 more[] = "... more errors";
-	size_t			 need, room;
-	int			 sep;
-
-	e->n++;
-	if (e->full || e->buf == NULL || e->len == 0)
-		return;
-	sep = e->used > 0;
-	need = sep + strlen(msg);
-	room = e->len - 1 - e->used;
-	/* Keep room for "\n... more errors" whatever comes next. */
-	if (need + sizeof(more) <= room) {
-		(void)snprintf(e->buf + e->used, room + 1, "%s%s",
-		    sep ? "\n" : "", msg);
-		e->used += need;
-		return;
-	}
-	(void)snprintf(e->buf + e->used, room + 1, "%s%s", sep ? "\n" : "",
-	    more);
-	e->used = strlen(e->buf);
-	e->full = 1;
-}
 
 /*
  * Reports "FILE:LINE: message" (line 0: "FILE: message").  A message
@@ -96,7 +69,7 @@ acl_err(const struct acl_where *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
-	acl_errs_add(w->errs, msg);
+	errbuf_add(w->errs, msg);
 }
 
 /* Reports running out of memory, once: what follows would only echo. */
@@ -542,8 +515,7 @@ acl_load(const char *path, int flags, char *err, size_t errlen)
 			    strerror(ENOMEM));
 		goto done;
 	}
-	ctx->errs.buf = err;
-	ctx->errs.len = errlen;
+	errbuf_init(&ctx->errs, err, errlen);
 	ctx->flags = flags;
 	ctx->acl->def = ACL_ALLOW;
 	top.errs = &ctx->errs;

@@ -11,6 +11,7 @@
 
 #include "acl.h"
 #include "bounds.h"
+#include "errbuf.h"
 
 struct acl_netidx;
 
@@ -96,18 +97,9 @@ struct acl {
 	int			 lower_users;	/* ACL_LOAD_LOWER_USERS */
 };
 
-/* The messages of one load, as "FILE:LINE: text" lines. */
-struct acl_errs {
-	char		*buf;
-	size_t		 len;
-	size_t		 used;
-	int		 full;		/* "... more errors" written */
-	int		 n;
-};
-
 /* Where a message points: a file and a line (0: the whole file). */
 struct acl_where {
-	struct acl_errs	*errs;
+	struct errbuf	*errs;		/* the load's "FILE:LINE: text" lines */
 	const char	*file;
 	int		 line;
 };

@@ -35,6 +35,7 @@
 
 #include "bounds.h"
 #include "conf.h"
+#include "errbuf.h"
 
 #define CONF_DEFAULT_GREETING	"IMAP proxy ready"
 #define CONF_NAME_CHARS		"abcdefghijklmnopqrstuvwxyz" \
@@ -242,11 +243,7 @@ struct conf_ctx {
 	struct conf		*conf;
 	const char		*path;		/* as given, for messages */
 	FILE			*fp;
-	char			*err;
-	size_t			 errlen;
-	size_t			 errused;
-	int			 errfull;
-	int			 nerr;
+	struct errbuf		 errs;
 	int			 nomem;
 	int			 lineno;	/* of the line read last */
 	int			 cont;		/* it continues the last key */
@@ -275,33 +272,6 @@ static void	conf_kerr(struct conf_ctx *, const struct conf_key *,
  * Messages.
  */
 
-/* Adds one message, or the final "... more errors" once err is full. */
-static void
-conf_append(struct conf_ctx *ctx, const char *msg)
-{
-	static const char	 more[] = "... more errors";
-	size_t			 need, room;
-	int			 sep;
-
-	ctx->nerr++;
-	if (ctx->errfull || ctx->err == NULL || ctx->errlen == 0)
-		return;
-	sep = ctx->errused > 0;
-	need = sep + strlen(msg);
-	room = ctx->errlen - 1 - ctx->errused;
-	/* Keep room for "\n... more errors" whatever comes next. */
-	if (need + sizeof(more) <= room) {
-		(void)snprintf(ctx->err + ctx->errused, room + 1, "%s%s",
-		    sep ? "\n" : "", msg);
-		ctx->errused += need;
-		return;
-	}
-	(void)snprintf(ctx->err + ctx->errused, room + 1, "%s%s",
-	    sep ? "\n" : "", more);
-	ctx->errused = strlen(ctx->err);
-	ctx->errfull = 1;
-}
-
 /* Reports "FILE:LINE: message"; line 0 leaves out the line. */
 static void
 conf_err(struct conf_ctx *ctx, int line, const char *fmt, ...)
@@ -319,7 +289,7 @@ conf_err(struct conf_ctx *ctx, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
-	conf_append(ctx, msg);
+	errbuf_add(&ctx->errs, msg);
 }
 
 /* Reports "FILE:LINE: [section] key: message" at the current line. */
@@ -2114,11 +2084,8 @@ conf_load(const char *path, char *err, size_t errlen)
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.path = path;
-	ctx.err = err;
-	ctx.errlen = errlen;
+	errbuf_init(&ctx.errs, err, errlen);
 	ctx.sect = CONF_SECT_NONE;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
 	if ((c = ctx.conf = calloc(1, sizeof(*c))) == NULL ||
 	    (c->path = strdup(path)) == NULL) {
 		conf_nomem(&ctx);
@@ -2134,10 +2101,10 @@ conf_load(const char *path, char *err, size_t errlen)
 	rc = ini_parse_stream(conf_reader, &ctx, conf_handler, &ctx);
 	if (rc == -2)
 		conf_nomem(&ctx);
-	else if (rc != 0 && ctx.nerr == 0)
+	else if (rc != 0 && ctx.errs.n == 0)
 		conf_err(&ctx, rc, "syntax error");
 	conf_finish(&ctx);
-	if (ctx.nerr > 0)
+	if (ctx.errs.n > 0)
 		goto fail;
 	(void)fclose(ctx.fp);
 	return (c);

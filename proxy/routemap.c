@@ -40,6 +40,7 @@
 
 #include "acl.h"
 #include "bounds.h"
+#include "errbuf.h"
 #include "routemap.h"
 
 #define ROUTEMAP_NAME_CHARS	"abcdefghijklmnopqrstuvwxyz" \
@@ -119,12 +120,7 @@ struct routemap_ctx {
 	int			 lower;
 	const char		*default_domain;	/* NULL: none */
 	int			 line;
-	/* Messages. */
-	char			*err;
-	size_t			 errlen;
-	size_t			 errused;
-	size_t			 nerrs;
-	int			 errfull;	/* "... more errors" written */
+	struct errbuf		 errs;
 	/* Said once: what follows would only repeat it. */
 	int			 nomem;
 	int			 toomany;
@@ -159,17 +155,17 @@ static void	routemap_drain(struct routemap_ctx *);
 static void
 routemap_err(struct routemap_ctx *ctx, int line, const char *fmt, ...)
 {
-	static const char	 more[] = "... more errors";
-	char			 msg[ROUTEMAP_MAX_MSG];
-	va_list			 ap;
-	size_t			 need, room;
-	int			 n, sep;
+	char	msg[ROUTEMAP_MAX_MSG];
+	va_list	ap;
+	int	n;
 
 	if (!ctx->draining)
 		routemap_drain(ctx);
-	ctx->nerrs++;
-	if (ctx->errfull || ctx->err == NULL || ctx->errlen == 0)
+	/* A million bad lines: count them without formatting each. */
+	if (ctx->errs.full || ctx->errs.buf == NULL) {
+		errbuf_add(&ctx->errs, "");
 		return;
+	}
 	if (line > 0)
 		n = snprintf(msg, sizeof(msg), "%s:%d: ", ctx->path, line);
 	else
@@ -179,20 +175,7 @@ routemap_err(struct routemap_ctx *ctx, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
-	sep = ctx->errused > 0;
-	need = sep + strlen(msg);
-	room = ctx->errlen - 1 - ctx->errused;
-	/* Keep room for "\n... more errors" whatever comes next. */
-	if (need + sizeof(more) <= room) {
-		(void)snprintf(ctx->err + ctx->errused, room + 1, "%s%s",
-		    sep ? "\n" : "", msg);
-		ctx->errused += need;
-		return;
-	}
-	(void)snprintf(ctx->err + ctx->errused, room + 1, "%s%s",
-	    sep ? "\n" : "", more);
-	ctx->errused = strlen(ctx->err);
-	ctx->errfull = 1;
+	errbuf_add(&ctx->errs, msg);
 }
 
 static void
@@ -876,19 +859,18 @@ routemap_load(const char *path, int flags, const char *default_domain,
 		goto done;
 	}
 	ctx->path = path;
-	ctx->err = err;
-	ctx->errlen = errlen;
+	errbuf_init(&ctx->errs, err, errlen);
 	ctx->lower = (flags & ROUTEMAP_LOWER) != 0;
 	if (default_domain != NULL && *default_domain != '\0')
 		ctx->default_domain = default_domain;
 	ctx->map->keyslen = 1;		/* offset 0 marks a free slot */
 	ctx->map->star = -1;
 	routemap_file(ctx);
-	if (ctx->nerrs == 0 && routemap_targets(ctx) == -1) {
+	if (ctx->errs.n == 0 && routemap_targets(ctx) == -1) {
 		ctx->line = 0;
 		routemap_nomem(ctx);
 	}
-	if (ctx->nerrs == 0) {
+	if (ctx->errs.n == 0) {
 		map = ctx->map;
 		ctx->map = NULL;
 		routemap_trim(map);
