@@ -71,7 +71,8 @@ struct runtime {
  * Loads every certificate, CA, ACL file and GeoIP database the
  * configuration names.  Takes
  * ownership of conf, also on failure.  Returns NULL with FILE:LINE
- * messages in err when a file cannot be used.
+ * messages in err when a file cannot be used, one a line (cut with a
+ * last "... more errors" line when errlen is too small).
  */
 struct runtime	*runtime_new(struct conf *conf, char *err, size_t errlen);
 /* Frees *rtp (and its conf) and sets it to NULL; accepts NULL. */

@@ -24,7 +24,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include <maxminddb.h>
 
 #include "conf.h"
+#include "errbuf.h"
 #include "geo.h"
 
 #define GEO_COUNTRY	0x01
@@ -62,37 +62,11 @@ struct geo {
 	int		 flags;		/* union of the files' */
 };
 
-static void	 geo_errf(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	 geo_db_open(struct geo_db *, const char *, char *, size_t);
 static int	 geo_probe(const MMDB_s *, int *, size_t *);
 static int	 geo_type_flags(const char *);
 static int	 geo_get_country(MMDB_entry_s *, char[3]);
 static int	 geo_get_asn(MMDB_entry_s *, uint32_t *);
-
-/*
- * Appends one line to err, separated from what is already there by a
- * newline.  A message that does not fit is cut: err stays a string.
- */
-static void
-geo_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-	size_t	 len;
-
-	if (err == NULL || errlen == 0)
-		return;
-	len = strnlen(err, errlen);
-	if (len >= errlen - 1)
-		return;
-	if (len > 0) {
-		err[len++] = '\n';
-		err[len] = '\0';
-	}
-	va_start(ap, fmt);
-	(void)vsnprintf(err + len, errlen - len, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * What a database_type promises, for a file without records: MaxMind's
@@ -371,7 +345,7 @@ geo_open(const struct conf *conf, char *err, size_t errlen)
 	for (i = 0; i < geo->ndbs; i++) {
 		if (geo_db_open(&geo->dbs[i], conf->geoip_db[i], reason,
 		    sizeof(reason)) == -1) {
-			geo_errf(err, errlen, "%s:%d: [global] geoip_db: "
+			errbuf_appendf(err, errlen, "%s:%d: [global] geoip_db: "
 			    "%s: %s", cpath, line, conf->geoip_db[i], reason);
 			failed = 1;
 			continue;
@@ -385,8 +359,8 @@ geo_open(const struct conf *conf, char *err, size_t errlen)
 	return geo;
 
 oom:
-	geo_errf(err, errlen, "%s:%d: [global] geoip_db: out of memory", cpath,
-	    line);
+	errbuf_appendf(err, errlen, "%s:%d: [global] geoip_db: out of memory",
+	    cpath, line);
 	geo_free(&geo);
 	return NULL;
 }

@@ -2,13 +2,13 @@
  * Live reload: load and check everything, hand listening sockets over,
  * then switch the workers, health checks and the main thread's runtime.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conf.h"
+#include "errbuf.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
@@ -29,24 +29,12 @@ struct reload {
 	void			*arg;
 };
 
-/* Appends one line to a report field. */
-static void
-reload_add(char *field, size_t len, const char *fmt, ...)
-{
-	size_t	used = strlen(field);
-	va_list	ap;
-
-	if (used > 0 && used + 1 < len)
-		field[used++] = '\n';
-	if (used >= len)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(field + used, len - used, fmt, ap);
-	va_end(ap);
-}
-
+/*
+ * Appends one line to a report field, cut with a last "... more
+ * errors" line when the field is full.
+ */
 #define REPORT_ADD(r, field, ...) \
-	reload_add((r)->field, sizeof((r)->field), __VA_ARGS__)
+	errbuf_appendf((r)->field, sizeof((r)->field), __VA_ARGS__)
 
 static int
 reload_same_str(const char *a, const char *b)

@@ -11,32 +11,37 @@
 #include "acl.h"
 #include "bounds.h"
 #include "conf.h"
+#include "errbuf.h"
 #include "geo.h"
 #include "routemap.h"
 #include "runtime.h"
 #include "stats.h"
 #include "tls.h"
 
-/* Appends one message block to err, keeping what is there. */
+/*
+ * Adds the messages another load wrote into text, a line at a time:
+ * when e fills up, it is cut between two of them, after all that fit.
+ */
 static void
-runtime_err_append(char *err, size_t errlen, const char *msg)
+runtime_err_lines(struct errbuf *e, const char *text)
 {
-	size_t	used = strlen(err);
+	size_t	n;
 
-	if (used > 0 && used + 1 < errlen)
-		err[used++] = '\n';
-	if (used < errlen)
-		(void)snprintf(err + used, errlen - used, "%s", msg);
+	while (*text != '\0') {
+		n = strcspn(text, "\n");
+		errbuf_addf(e, "%.*s", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
 }
 
 static int
-runtime_open_geo(struct runtime *rt, char *err, size_t errlen)
+runtime_open_geo(struct runtime *rt, struct errbuf *e)
 {
 	char	msg[4096];
 
 	msg[0] = '\0';
 	if ((rt->geo = geo_open(rt->conf, msg, sizeof(msg))) == NULL) {
-		runtime_err_append(err, errlen, msg);
+		runtime_err_lines(e, msg);
 		return -1;
 	}
 	return 0;
@@ -105,7 +110,7 @@ runtime_resolve(struct runtime *rt, const char *text,
 /* Loads a server's routes map; every target must name a back end or pool. */
 static int
 runtime_load_routes(struct runtime *rt, struct runtime_server *rs,
-    char *err, size_t errlen)
+    struct errbuf *e)
 {
 	const struct conf_server	*srv = rs->conf;
 	const struct routemap_target	*t;
@@ -120,13 +125,13 @@ runtime_load_routes(struct runtime *rt, struct runtime_server *rs,
 	if ((rs->routes = routemap_load(srv->routes, srv->username_case ==
 	    CONF_USERNAME_LOWER ? ROUTEMAP_LOWER : 0, srv->default_domain,
 	    msg, sizeof(msg))) == NULL) {
-		runtime_err_append(err, errlen, msg);
+		runtime_err_lines(e, msg);
 		return -1;
 	}
 	n = routemap_ntargets(rs->routes);
 	if ((rs->route_targets = calloc(n + 1,
 	    sizeof(*rs->route_targets))) == NULL) {
-		runtime_err_append(err, errlen, "out of memory");
+		errbuf_add(e, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -136,13 +141,12 @@ runtime_load_routes(struct runtime *rt, struct runtime_server *rs,
 		if (runtime_resolve(rt, text, &rs->route_targets[i]) == 0)
 			continue;
 		if (t->pool)
-			snprintf(msg, sizeof(msg), "%s:%d: %s: no [backend] has "
-			    "pool = %s", srv->routes, t->line, text, t->name);
+			errbuf_addf(e, "%s:%d: %s: no [backend] has pool = %s",
+			    srv->routes, t->line, text, t->name);
 		else
-			snprintf(msg, sizeof(msg), "%s:%d: %s: no [backend %s] "
-			    "in the configuration", srv->routes, t->line, text,
+			errbuf_addf(e, "%s:%d: %s: no [backend %s] in the "
+			    "configuration", srv->routes, t->line, text,
 			    t->name);
-		runtime_err_append(err, errlen, msg);
 		failed = 1;
 	}
 	return failed ? -1 : 0;
@@ -150,8 +154,8 @@ runtime_load_routes(struct runtime *rt, struct runtime_server *rs,
 
 /* Loads a server's ACL file and checks the data it needs exist. */
 static int
-runtime_load_acl(struct runtime *rt, struct runtime_server *rs, char *err,
-    size_t errlen)
+runtime_load_acl(struct runtime *rt, struct runtime_server *rs,
+    struct errbuf *e)
 {
 	const struct conf_server	*srv = rs->conf;
 	const struct conf		*conf = rt->conf;
@@ -164,11 +168,11 @@ runtime_load_acl(struct runtime *rt, struct runtime_server *rs, char *err,
 		flags |= ACL_LOAD_LOWER_USERS;
 	msg[0] = '\0';
 	if ((rs->acl = acl_load(srv->acl, flags, msg, sizeof(msg))) == NULL) {
-		runtime_err_append(err, errlen, msg);
+		runtime_err_lines(e, msg);
 		return -1;
 	}
 	if (acl_set_default_domain(rs->acl, srv->default_domain) == -1) {
-		runtime_err_append(err, errlen, "out of memory");
+		errbuf_add(e, "out of memory");
 		return -1;
 	}
 	rs->acl_needs = acl_needs(rs->acl);
@@ -176,30 +180,28 @@ runtime_load_acl(struct runtime *rt, struct runtime_server *rs, char *err,
 	if (rt->geo == NULL)
 		return -1;	/* already reported */
 	if ((rs->acl_needs & ACL_NEEDS_COUNTRY) && !geo_has_country(rt->geo)) {
-		snprintf(msg, sizeof(msg), "%s:%d: [server %s] acl: %s uses "
-		    "country, but no geoip_db has country data", conf->path,
-		    srv->line_acl, srv->name, srv->acl);
-		runtime_err_append(err, errlen, msg);
+		errbuf_addf(e, "%s:%d: [server %s] acl: %s uses country, but "
+		    "no geoip_db has country data", conf->path, srv->line_acl,
+		    srv->name, srv->acl);
 		failed = 1;
 	}
 	if ((rs->acl_needs & ACL_NEEDS_ASN) && !geo_has_asn(rt->geo)) {
-		snprintf(msg, sizeof(msg), "%s:%d: [server %s] acl: %s uses "
-		    "asn, but no geoip_db has ASN data", conf->path,
-		    srv->line_acl, srv->name, srv->acl);
-		runtime_err_append(err, errlen, msg);
+		errbuf_addf(e, "%s:%d: [server %s] acl: %s uses asn, but no "
+		    "geoip_db has ASN data", conf->path, srv->line_acl,
+		    srv->name, srv->acl);
 		failed = 1;
 	}
 	rs->acl_denies = calloc(acl_nrules(rs->acl) + 1,
 	    sizeof(*rs->acl_denies));
 	if (rs->acl_denies == NULL) {
-		runtime_err_append(err, errlen, "out of memory");
+		errbuf_add(e, "out of memory");
 		failed = 1;
 	}
 	return failed ? -1 : 0;
 }
 
 static int
-runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
+runtime_load_servers(struct runtime *rt, struct errbuf *e)
 {
 	struct conf	*conf = rt->conf;
 	char		 msg[4096];
@@ -211,13 +213,13 @@ runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
 
 		rs->conf = &conf->servers[i];
 		if ((rs->st = stats_server_get(rs->conf->name)) == NULL) {
-			runtime_err_append(err, errlen, "out of memory");
+			errbuf_add(e, "out of memory");
 			failed = 1;
 		}
 		msg[0] = '\0';
 		if (rs->conf->ncerts > 0 && (rs->tls = tls_server_new(conf,
 		    rs->conf, msg, sizeof(msg))) == NULL) {
-			runtime_err_append(err, errlen, msg);
+			runtime_err_lines(e, msg);
 			failed = 1;
 		}
 		/* conf.c has checked that default_backend names one. */
@@ -225,16 +227,16 @@ runtime_load_servers(struct runtime *rt, char *err, size_t errlen)
 			(void)runtime_resolve(rt, rs->conf->default_backend,
 			    &rs->def);
 		/* Both files are checked, so every mistake is reported. */
-		if (runtime_load_acl(rt, rs, err, errlen) == -1)
+		if (runtime_load_acl(rt, rs, e) == -1)
 			failed = 1;
-		if (runtime_load_routes(rt, rs, err, errlen) == -1)
+		if (runtime_load_routes(rt, rs, e) == -1)
 			failed = 1;
 	}
 	return failed ? -1 : 0;
 }
 
 static int
-runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
+runtime_load_backends(struct runtime *rt, struct errbuf *e)
 {
 	struct conf	*conf = rt->conf;
 	char		 msg[4096];
@@ -246,7 +248,7 @@ runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
 
 		rb->conf = &conf->backends[i];
 		if ((rb->st = stats_backend_get(rb->conf->name)) == NULL) {
-			runtime_err_append(err, errlen, "out of memory");
+			errbuf_add(e, "out of memory");
 			failed = 1;
 			continue;
 		}
@@ -255,7 +257,7 @@ runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
 		msg[0] = '\0';
 		if ((rb->tls = tls_client_new(conf, rb->conf, msg,
 		    sizeof(msg))) == NULL) {
-			runtime_err_append(err, errlen, msg);
+			runtime_err_lines(e, msg);
 			failed = 1;
 		}
 	}
@@ -264,21 +266,18 @@ runtime_load_backends(struct runtime *rt, char *err, size_t errlen)
 
 /* user and group must exist, or dropping privileges would fail later. */
 static int
-runtime_check_identity(const struct conf *conf, char *err, size_t errlen)
+runtime_check_identity(const struct conf *conf, struct errbuf *e)
 {
-	char	msg[1024];
 	int	failed = 0;
 
 	if (conf->user != NULL && getpwnam(conf->user) == NULL) {
-		snprintf(msg, sizeof(msg), "%s:%d: [global] user: no such "
-		    "user \"%s\"", conf->path, conf->line_user, conf->user);
-		runtime_err_append(err, errlen, msg);
+		errbuf_addf(e, "%s:%d: [global] user: no such user \"%s\"",
+		    conf->path, conf->line_user, conf->user);
 		failed = 1;
 	}
 	if (conf->group != NULL && getgrnam(conf->group) == NULL) {
-		snprintf(msg, sizeof(msg), "%s:%d: [global] group: no such "
-		    "group \"%s\"", conf->path, conf->line_group, conf->group);
-		runtime_err_append(err, errlen, msg);
+		errbuf_addf(e, "%s:%d: [global] group: no such group \"%s\"",
+		    conf->path, conf->line_group, conf->group);
 		failed = 1;
 	}
 	return failed ? -1 : 0;
@@ -288,10 +287,10 @@ struct runtime *
 runtime_new(struct conf *conf, char *err, size_t errlen)
 {
 	struct runtime	*rt;
+	struct errbuf	 e;
 	int		 failed;
 
-	if (errlen > 0)
-		err[0] = '\0';
+	errbuf_init(&e, err, errlen);
 	if ((rt = calloc(1, sizeof(*rt))) == NULL)
 		goto nomem;
 	atomic_init(&rt->refs, 1);
@@ -303,19 +302,19 @@ runtime_new(struct conf *conf, char *err, size_t errlen)
 	if (rt->servers == NULL || rt->backends == NULL)
 		goto nomem;
 	/* Back ends first: servers point at their default back end. */
-	failed = runtime_check_identity(conf, err, errlen);
-	failed |= runtime_open_geo(rt, err, errlen);
-	failed |= runtime_load_backends(rt, err, errlen);
+	failed = runtime_check_identity(conf, &e);
+	failed |= runtime_open_geo(rt, &e);
+	failed |= runtime_load_backends(rt, &e);
 	if (runtime_make_pools(rt) == -1)
 		goto nomem;
-	failed |= runtime_load_servers(rt, err, errlen);
+	failed |= runtime_load_servers(rt, &e);
 	if (failed) {
 		runtime_free(&rt);
 		return NULL;
 	}
 	return rt;
 nomem:
-	runtime_err_append(err, errlen, "out of memory");
+	errbuf_add(&e, "out of memory");
 	if (rt != NULL)
 		runtime_free(&rt);
 	else

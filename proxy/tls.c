@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "conf.h"
+#include "errbuf.h"
 #include "tls.h"
 
 struct tls_server_cert {
@@ -44,8 +44,6 @@ struct tls_client {
 	int		 verify;
 };
 
-static void	 tls_errf(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static const char *tls_conf_path(const struct conf *);
 static char	*tls_reason(char *, size_t);
 static int	 tls_check_file(const char *, char *, size_t);
@@ -61,30 +59,6 @@ static SSL_CTX	*tls_server_ctx(const struct conf *,
 		    const struct conf_server *, const struct conf_cert *,
 		    char *, size_t);
 static void	 tls_server_cert_clear(struct tls_server_cert *);
-
-/*
- * Appends one line to err, separated from what is already there by a
- * newline.  A message that does not fit is cut: err stays a string.
- */
-static void
-tls_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-	size_t	 len;
-
-	if (err == NULL || errlen == 0)
-		return;
-	len = strnlen(err, errlen);
-	if (len >= errlen - 1)
-		return;
-	if (len > 0) {
-		err[len++] = '\n';
-		err[len] = '\0';
-	}
-	va_start(ap, fmt);
-	(void)vsnprintf(err + len, errlen - len, fmt, ap);
-	va_end(ap);
-}
 
 static const char *
 tls_conf_path(const struct conf *conf)
@@ -360,7 +334,7 @@ tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
 
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: %s",
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_cert: %s",
 		    tls_conf_path(conf), cc->line, name,
 		    tls_reason(reason, sizeof(reason)));
 		goto fail;
@@ -368,8 +342,8 @@ tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
 	SSL_CTX_set_default_passwd_cb(ctx, tls_nopass_cb);
 	/* Before loading: the security level decides which keys pass. */
 	if (tls_set_protocols(ctx, srv->tls_protocols) == -1) {
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_protocols: %s",
-		    tls_conf_path(conf), srv->line_tls_protocols ?
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_protocols: "
+		    "%s", tls_conf_path(conf), srv->line_tls_protocols ?
 		    srv->line_tls_protocols : cc->line, name,
 		    tls_reason(reason, sizeof(reason)));
 		goto fail;
@@ -379,7 +353,7 @@ tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
 	    SSL_CTX_use_certificate_chain_file(ctx, cc->cert) != 1) {
 		if (ERR_peek_error() != 0)
 			tls_reason(reason, sizeof(reason));
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: "
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_cert: "
 		    "cannot load certificate %s: %s", tls_conf_path(conf),
 		    cc->line, name, cc->cert, reason);
 		goto fail;
@@ -388,7 +362,7 @@ tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
 	    (pkey = tls_load_key(cc->key)) == NULL) {
 		if (ERR_peek_error() != 0)
 			tls_reason(reason, sizeof(reason));
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: "
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_cert: "
 		    "cannot load key %s: %s", tls_conf_path(conf), cc->line,
 		    name, cc->key, reason);
 		goto fail;
@@ -396,14 +370,14 @@ tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
 	x = SSL_CTX_get0_certificate(ctx);
 	if (x == NULL || X509_check_private_key(x, pkey) != 1) {
 		ERR_clear_error();
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: "
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_cert: "
 		    "key %s does not match certificate %s",
 		    tls_conf_path(conf), cc->line, name, cc->key, cc->cert);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: "
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_cert: "
 		    "cannot use key %s: %s", tls_conf_path(conf), cc->line,
 		    name, cc->key, tls_reason(reason, sizeof(reason)));
 		goto fail;
@@ -424,7 +398,7 @@ tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
 	if (EVP_Digest(name, strlen(name), sid, &sidlen, EVP_sha256(),
 	    NULL) != 1 || sidlen > SSL_MAX_SID_CTX_LENGTH ||
 	    SSL_CTX_set_session_id_context(ctx, sid, sidlen) != 1) {
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: %s",
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_cert: %s",
 		    tls_conf_path(conf), cc->line, name,
 		    tls_reason(reason, sizeof(reason)));
 		goto fail;
@@ -467,7 +441,7 @@ tls_server_new(const struct conf *conf, const struct conf_server *srv,
 	name = srv->name != NULL ? srv->name : "";
 	if ((ts = calloc(1, sizeof(*ts))) == NULL ||
 	    (ts->certs = calloc(srv->ncerts, sizeof(*ts->certs))) == NULL) {
-		tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: %s",
+		errbuf_appendf(err, errlen, "%s:%d: [server %s] tls_cert: %s",
 		    tls_conf_path(conf), srv->certs[0].line, name,
 		    strerror(ENOMEM));
 		goto fail;
@@ -485,9 +459,9 @@ tls_server_new(const struct conf *conf, const struct conf_server *srv,
 		}
 		if (tls_cert_names(tc,
 		    SSL_CTX_get0_certificate(tc->ctx)) == -1) {
-			tls_errf(err, errlen, "%s:%d: [server %s] tls_cert: %s",
-			    tls_conf_path(conf), srv->certs[i].line, name,
-			    strerror(ENOMEM));
+			errbuf_appendf(err, errlen, "%s:%d: [server %s] "
+			    "tls_cert: %s", tls_conf_path(conf),
+			    srv->certs[i].line, name, strerror(ENOMEM));
 			failed = 1;
 		}
 	}
@@ -553,7 +527,7 @@ tls_client_new(const struct conf *conf, const struct conf_backend *be,
 	line = be->line_tls_ca ? be->line_tls_ca : be->line;
 	ERR_clear_error();
 	if ((tc = calloc(1, sizeof(*tc))) == NULL) {
-		tls_errf(err, errlen, "%s:%d: [backend %s] tls: %s",
+		errbuf_appendf(err, errlen, "%s:%d: [backend %s] tls: %s",
 		    tls_conf_path(conf), be->line, bname, strerror(ENOMEM));
 		goto fail;
 	}
@@ -566,8 +540,8 @@ tls_client_new(const struct conf *conf, const struct conf_backend *be,
 			name = ip;
 		}
 		if ((tc->name = strdup(name)) == NULL) {
-			tls_errf(err, errlen, "%s:%d: [backend %s] tls: %s",
-			    tls_conf_path(conf), be->line, bname,
+			errbuf_appendf(err, errlen, "%s:%d: [backend %s] "
+			    "tls: %s", tls_conf_path(conf), be->line, bname,
 			    strerror(ENOMEM));
 			goto fail;
 		}
@@ -575,7 +549,7 @@ tls_client_new(const struct conf *conf, const struct conf_backend *be,
 
 	if ((tc->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(tc->ctx, TLS1_2_VERSION) != 1) {
-		tls_errf(err, errlen, "%s:%d: [backend %s] tls: %s",
+		errbuf_appendf(err, errlen, "%s:%d: [backend %s] tls: %s",
 		    tls_conf_path(conf), be->line, bname,
 		    tls_reason(reason, sizeof(reason)));
 		goto fail;
@@ -592,9 +566,9 @@ tls_client_new(const struct conf *conf, const struct conf_backend *be,
 		/* A hashed directory is read lazily: check it opens now. */
 		if (stat(be->tls_ca, &sb) == -1 || (S_ISDIR(sb.st_mode) &&
 		    (d = opendir(be->tls_ca)) == NULL)) {
-			tls_errf(err, errlen, "%s:%d: [backend %s] tls_ca: "
-			    "cannot load %s: %s", tls_conf_path(conf), line,
-			    bname, be->tls_ca, strerror(errno));
+			errbuf_appendf(err, errlen, "%s:%d: [backend %s] "
+			    "tls_ca: cannot load %s: %s", tls_conf_path(conf),
+			    line, bname, be->tls_ca, strerror(errno));
 			goto fail;
 		}
 		if (d != NULL)
@@ -602,14 +576,14 @@ tls_client_new(const struct conf *conf, const struct conf_backend *be,
 		if (SSL_CTX_load_verify_locations(tc->ctx,
 		    S_ISDIR(sb.st_mode) ? NULL : be->tls_ca,
 		    S_ISDIR(sb.st_mode) ? be->tls_ca : NULL) != 1) {
-			tls_errf(err, errlen, "%s:%d: [backend %s] tls_ca: "
-			    "cannot load %s: %s", tls_conf_path(conf), line,
-			    bname, be->tls_ca,
+			errbuf_appendf(err, errlen, "%s:%d: [backend %s] "
+			    "tls_ca: cannot load %s: %s", tls_conf_path(conf),
+			    line, bname, be->tls_ca,
 			    tls_reason(reason, sizeof(reason)));
 			goto fail;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(tc->ctx) != 1) {
-		tls_errf(err, errlen, "%s:%d: [backend %s] tls_ca: "
+		errbuf_appendf(err, errlen, "%s:%d: [backend %s] tls_ca: "
 		    "cannot load the system CA store: %s",
 		    tls_conf_path(conf), be->line, bname,
 		    tls_reason(reason, sizeof(reason)));
