@@ -79,7 +79,8 @@ struct sess_preauth {
 struct sess {
 	TAILQ_ENTRY(sess)	 entry;		/* worker's list */
 	struct worker		*w;
-	struct runtime		*rt;		/* the one accepted under */
+	struct runtime		*rt;		/* the one in force at login */
+	struct runtime		*rt_accepted;	/* if another: holds listen */
 	struct runtime_server	*srv;
 	const struct conf_listen *listen;
 	struct runtime_backend	*be;
@@ -172,6 +173,13 @@ int	sess_flush(struct sess *s);
  * login's auth_fail_delay), without blocking the worker.
  */
 void	sess_hold(struct sess *s, double delay);
+
+/*
+ * A login begins: when a reload came since the client connected, the
+ * server of the same name in the runtime now in force judges it (its
+ * ACL, routes, back ends and limits).
+ */
+void	sess_adopt_runtime(struct sess *s);
 
 /* Called by backend.c when the login has an outcome. */
 void	sess_login_ok(struct sess *s, const char *leftover, size_t len);

@@ -211,6 +211,7 @@ preauth_begin_login(struct sess *s, const char *tag)
 
 	if (tag != s->pa->tag)
 		snprintf(s->pa->tag, sizeof(s->pa->tag), "%s", tag);
+	sess_adopt_runtime(s);
 	if (guard_login(s) == -1) {
 		preauth_login_refused(s, 0.);
 		return;

@@ -914,9 +914,27 @@ sess_close(struct sess *s, const char *reason)
 }
 
 void
+sess_adopt_runtime(struct sess *s)
+{
+	struct runtime_server	*srv;
+
+	if (s->rt == s->w->rt || (srv = runtime_server_find(s->w->rt,
+	    s->srv->conf->name)) == NULL)
+		return;
+	/* s->listen points into the first runtime's configuration. */
+	if (s->rt_accepted == NULL)
+		s->rt_accepted = s->rt;
+	else
+		runtime_unref(&s->rt);
+	s->rt = runtime_ref(s->w->rt);
+	s->srv = srv;
+}
+
+void
 sess_free(struct sess *s)
 {
 	runtime_unref(&s->rt);
+	runtime_unref(&s->rt_accepted);
 	free(s->user);
 	free(s);
 }
