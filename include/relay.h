@@ -18,6 +18,7 @@ struct relay {
 	struct relay_buf	*down;	/* back end to client */
 	unsigned int		 client_eof : 1;
 	unsigned int		 backend_eof : 1;
+	unsigned int		 backend_bye : 1;	/* it said BYE itself */
 };
 
 /* A worker's free buffers. */

@@ -115,7 +115,38 @@ struct relay_way {
 	const char		*src_closed;
 	const char		*src_failed;
 	const char		*dst_failed;
+	int			 from_backend;
 };
+
+/*
+ * A back end says "* BYE" in a short last reply (LOGOUT, its own idle
+ * timeout); bulk reads are not scanned, so relaying pays nothing.
+ */
+#define RELAY_BYE_SCAN	512
+
+static void
+relay_note_bye(struct sess *s, const struct relay_buf *b)
+{
+	if (b->len < RELAY_BYE_SCAN &&
+	    memmem(b->data, b->len, "* BYE ", 6) != NULL)
+		s->relay.backend_bye = 1;
+}
+
+/*
+ * The source went away.  A back end that left without a word has the
+ * client told "* BYE", so it knows the session is over (mid-FETCH, the
+ * line lands in the literal; what matters is that it is the last).
+ */
+static void
+relay_src_gone(struct sess *s, const struct relay_way *way, ssize_t n)
+{
+	if (way->from_backend && !s->relay.backend_bye) {
+		sess_bye(s, "Connection to the mail store lost", n == 0 ?
+		    way->src_closed : way->src_failed);
+		return;
+	}
+	sess_close(s, n == 0 ? way->src_closed : way->src_failed);
+}
 
 /*
  * Writes what is buffered, then reads at most once more when allowed
@@ -158,12 +189,13 @@ relay_move(struct sess *s, const struct relay_way *way, int can_read,
 			return 0;
 		}
 		if (n <= 0) {
-			sess_close(s, n == 0 ? way->src_closed :
-			    way->src_failed);
+			relay_src_gone(s, way, n);
 			return -1;
 		}
 		b->off = 0;
 		b->len = (size_t)n;
+		if (way->from_backend)
+			relay_note_bye(s, b);
 		*way->count += (uint64_t)n;
 		s->last_active = ev_now(s->w->loop);
 		can_read = 0;
@@ -181,6 +213,7 @@ relay_ways(struct sess *s, struct relay_way *up, struct relay_way *down)
 	up->src_closed = "client closed";
 	up->src_failed = "client read failed";
 	up->dst_failed = "back end write failed";
+	up->from_backend = 0;
 	down->src = &s->bconn;
 	down->dst = &s->cconn;
 	down->buf = &s->relay.down;
@@ -188,6 +221,7 @@ relay_ways(struct sess *s, struct relay_way *up, struct relay_way *down)
 	down->src_closed = "back end closed";
 	down->src_failed = "back end read failed";
 	down->dst_failed = "client write failed";
+	down->from_backend = 1;
 }
 
 void

@@ -125,14 +125,16 @@ def test_backend_starttls_not_offered(make_proxy, user):
 
 
 def test_backend_drops_session(make_proxy):
-    """The back end closing a logged-in session closes the client's."""
+    """The back end closing a logged-in session without a word closes
+    the client's, with a BYE that says so."""
     fb = FakeBackend(drop_after_login=True)
     try:
         p = make_proxy(backends={"fake": {"address": fb.address}})
         c = p.client("plain")
         login_ok(c, "someone", "good")
         c.send("x NOOP\r\n")
-        c.read_until_eof(timeout=5)
+        rest = c.read_until_eof(timeout=5)
+        assert rest[-1] == "* BYE Connection to the mail store lost", rest
         c.close()
         # the proxy is fine
         c = p.client("plain")
