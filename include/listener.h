@@ -14,6 +14,8 @@ struct conf_listen;
 struct listener {
 	ev_io			 io;
 	ev_timer		 pause;	/* EMFILE: stop accepting briefly */
+	ev_tstamp		 logged; /* last "accept paused" line */
+	unsigned long		 pauses; /* since that line */
 	struct worker		*w;
 	struct runtime_server	*srv;
 	const struct conf_listen *conf;

@@ -65,6 +65,8 @@ struct supervisor;
 #define STATS_ANSWER_TIMEOUT	30.0
 /* How long to wait for a client's EOF once it has its answer. */
 #define STATS_DRAIN_TIMEOUT	1.0
+/* How long to stop accepting when out of descriptors. */
+#define STATS_ACCEPT_PAUSE	0.1
 /* Clients served at once; more wait in the listen queue. */
 #define STATS_MAX_CLIENTS	64
 

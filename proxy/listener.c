@@ -23,6 +23,8 @@
 #define LISTENER_ACCEPT_BATCH	64
 /* How long to stop accepting when out of file descriptors. */
 #define LISTENER_PAUSE		0.1
+/* How often a descriptor shortage is logged, at most. */
+#define LISTENER_LOG_EVERY	10.0
 #define LISTENER_BACKLOG	1024
 
 static int
@@ -91,6 +93,22 @@ listener_pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
 		ev_io_start(loop, &ln->io);
 }
 
+/* One line per LISTENER_LOG_EVERY at most: a long shortage, not a flood. */
+static void
+listener_log_pause(struct listener *ln, ev_tstamp now)
+{
+	int	saved = errno;
+
+	ln->pauses++;
+	if (ln->logged != 0. && now - ln->logged < LISTENER_LOG_EVERY)
+		return;
+	errno = saved;
+	log_warn("listen %s: accept paused %lu times since the last report",
+	    ln->conf->name, ln->pauses);
+	ln->logged = now;
+	ln->pauses = 0;
+}
+
 static void
 listener_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -107,8 +125,7 @@ listener_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
-				log_warn("listen %s: accept paused",
-				    ln->conf->name);
+				listener_log_pause(ln, ev_now(loop));
 				ev_io_stop(loop, io);
 				ev_timer_set(&ln->pause, LISTENER_PAUSE, 0.);
 				ev_timer_start(loop, &ln->pause);

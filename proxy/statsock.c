@@ -66,6 +66,7 @@ struct statsock {
 	int			 fd;
 	char			*path;
 	ev_io			 io;
+	ev_timer		 pause;		/* out of descriptors */
 	TAILQ_HEAD(, statsock_client) clients;
 	unsigned int		 nclients;
 	struct dns		*dns;		/* acl test, made on demand */
@@ -619,8 +620,16 @@ statsock_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 	if (st->nclients >= STATS_MAX_CLIENTS)
 		return;		/* they wait in the queue */
 	if ((fd = accept4(st->fd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) == -1)
+	    SOCK_CLOEXEC)) == -1) {
+		/* The client waits in the queue; retrying at once would spin. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			ev_io_stop(loop, &st->io);
+			ev_timer_set(&st->pause, STATS_ACCEPT_PAUSE, 0.);
+			ev_timer_start(loop, &st->pause);
+		}
 		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
@@ -637,11 +646,22 @@ statsock_accept_cb(struct ev_loop *loop, ev_io *io, int revents)
 		ev_io_stop(loop, &st->io);
 }
 
+static void
+statsock_pause_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct statsock	*st = container_of(t, struct statsock, pause);
+
+	(void)revents;
+	if (st->nclients < STATS_MAX_CLIENTS)
+		ev_io_start(loop, &st->io);
+}
+
 void
 statsock_start(struct statsock *st, struct ev_loop *loop)
 {
 	st->loop = loop;
 	ev_io_init(&st->io, statsock_accept_cb, st->fd, EV_READ);
+	ev_timer_init(&st->pause, statsock_pause_cb, STATS_ACCEPT_PAUSE, 0.);
 	ev_io_start(loop, &st->io);
 }
 
@@ -667,7 +687,8 @@ statsock_client_free(struct statsock_client *c)
 	runtime_unref(&c->rt);
 	jsonw_free(&c->out);
 	TAILQ_REMOVE(&st->clients, c, entry);
-	if (st->nclients-- == STATS_MAX_CLIENTS && st->fd >= 0)
+	if (st->nclients-- == STATS_MAX_CLIENTS && st->fd >= 0 &&
+	    !ev_is_active(&st->pause))
 		ev_io_start(st->loop, &st->io);
 	if (c->waiting) {
 		c->orphan = 1;
@@ -686,8 +707,10 @@ statsock_close(struct statsock **stp)
 		return;
 	while ((c = TAILQ_FIRST(&st->clients)) != NULL)
 		statsock_client_free(c);
-	if (st->loop != NULL)
+	if (st->loop != NULL) {
 		ev_io_stop(st->loop, &st->io);
+		ev_timer_stop(st->loop, &st->pause);
+	}
 	close(st->fd);
 	st->fd = -1;
 	(void)unlink(st->path);
