@@ -74,6 +74,7 @@ struct sess_preauth {
 	int			 has_dst;
 	ev_timer		 hold;		/* auth_fail_delay */
 	int			 held;		/* answers wait for hold */
+	int			 input_waiting;	/* seen while not reading */
 };
 
 struct sess {

@@ -119,16 +119,18 @@ struct relay_way {
 };
 
 /*
- * A back end says "* BYE" in a short last reply (LOGOUT, its own idle
- * timeout); bulk reads are not scanned, so relaying pays nothing.
+ * A back end says "* BYE" near the end of its last reply (LOGOUT, its
+ * own idle timeout): only the tail of each read is scanned, so bulk
+ * relaying pays next to nothing.
  */
 #define RELAY_BYE_SCAN	512
 
 static void
 relay_note_bye(struct sess *s, const struct relay_buf *b)
 {
-	if (b->len < RELAY_BYE_SCAN &&
-	    memmem(b->data, b->len, "* BYE ", 6) != NULL)
+	size_t	from = b->len > RELAY_BYE_SCAN ? b->len - RELAY_BYE_SCAN : 0;
+
+	if (memmem(b->data + from, b->len - from, "* BYE ", 6) != NULL)
 		s->relay.backend_bye = 1;
 }
 

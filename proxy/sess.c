@@ -69,6 +69,7 @@ static void	sess_client_cb(struct ev_loop *, ev_io *, int);
 static void	sess_backend_cb(struct ev_loop *, ev_io *, int);
 static void	sess_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	sess_input(struct sess *);
+static void	sess_drain(struct sess *);
 
 /* A client-supplied user name as it may stand in a log line. */
 static const char *
@@ -108,6 +109,10 @@ sess_set_state(struct sess *s, enum sess_state next)
 	log_debug("sess=%s client=%s state %s -> %s", s->id, s->client,
 	    sess_state_names[s->state], sess_state_names[next]);
 	s->state = next;
+	/* Reading again: what was left waiting is read now. */
+	if (s->pa != NULL && (next == SESS_PREAUTH || next == SESS_SASL ||
+	    next == SESS_CHALLENGE))
+		s->pa->input_waiting = 0;
 }
 
 /* Re-arms an io watcher only when its events change. */
@@ -147,6 +152,39 @@ sess_wants_input(const struct sess *s)
 	    s->pa->inlen < sizeof(s->pa->in);
 }
 
+/*
+ * While the client is not read (a login in progress, a failed login's
+ * delay), its socket is still watched, to notice it leave: readable
+ * then means EOF, or bytes left for later (then it is watched no more).
+ */
+static int
+sess_watch_gone(const struct sess *s)
+{
+	return s->pa != NULL && !s->pa->input_waiting ? EV_READ : 0;
+}
+
+/* The client's socket turned readable while it is not read. */
+static void
+sess_check_gone(struct sess *s)
+{
+	char	c;
+	ssize_t	n;
+
+	n = recv(s->cconn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0) {
+		sess_close(s, "client closed");
+		return;
+	}
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR) {
+		sess_close(s, "client read failed");
+		return;
+	}
+	if (n > 0)
+		s->pa->input_waiting = 1;
+	sess_update_events(s);
+}
+
 void
 sess_update_events(struct sess *s)
 {
@@ -171,12 +209,16 @@ sess_update_events(struct sess *s)
 	case SESS_CONNECT:
 	case SESS_LOGIN:
 	case SESS_CHALLENGE:
-		if (sess_held(s))
+		if (sess_held(s)) {
+			ev = sess_watch_gone(s);
 			break;
+		}
 		if (sess_out_pending(s))
 			ev |= c->wr_on;
 		if (s->pa != NULL && sess_wants_input(s))
 			ev |= c->rd_on;
+		else if (s->state == SESS_CONNECT || s->state == SESS_LOGIN)
+			ev |= sess_watch_gone(s);
 		break;
 	case SESS_RELAY:
 		return;		/* relay.c owns the watchers */
@@ -454,6 +496,7 @@ sess_hold_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)revents;
 	s->pa->held = 0;
+	s->pa->input_waiting = 0;
 	/* The client callback writes what waited and reads on. */
 	ev_feed_event(loop, &s->cio, EV_WRITE);
 }
@@ -601,20 +644,50 @@ sess_input(struct sess *s)
 		if (s->closed || s->state == SESS_CLOSING || s->pa == NULL)
 			break;
 	} while (conn_pending(&s->cconn));
-	if (s->closed || s->state == SESS_RELAY)
-		return;
-	if (s->state == SESS_CLOSING) {
-		if (!sess_out_pending(s))
-			sess_close(s, s->close_reason);
-		return;
+	sess_drain(s);
+}
+
+/* Commands are buffered and the replies have room for more. */
+static int
+sess_more_buffered(const struct sess *s)
+{
+	return s->pa->inlen > 0 && sess_reads_client(s) &&
+	    !s->starttls_pending && !s->pa->held;
+}
+
+/*
+ * Writes the replies, and answers the commands still buffered as room
+ * frees up: pipelined commands stopped only for reply room must not
+ * wait for the client to send more.
+ */
+static void
+sess_drain(struct sess *s)
+{
+	size_t	before;
+
+	for (;;) {
+		if (s->closed || s->state == SESS_RELAY)
+			return;
+		if (s->state == SESS_CLOSING) {
+			if (!sess_out_pending(s))
+				sess_close(s, s->close_reason);
+			return;
+		}
+		if (sess_flush(s) == -1)
+			return;
+		if (s->starttls_pending && !sess_out_pending(s)) {
+			sess_starttls(s);
+			return;
+		}
+		if (sess_out_pending(s) || !sess_more_buffered(s))
+			break;
+		before = s->pa->inlen;
+		sess_process(s);
+		if (!s->closed && s->pa != NULL && s->pa->inlen == before)
+			break;
 	}
-	if (sess_flush(s) == -1)
-		return;
-	if (s->starttls_pending && !sess_out_pending(s)) {
-		sess_starttls(s);
-		return;
-	}
-	sess_update_events(s);
+	if (!s->closed && s->state != SESS_RELAY)
+		sess_update_events(s);
 }
 
 static void
@@ -636,6 +709,11 @@ sess_client_cb(struct ev_loop *loop, ev_io *io, int revents)
 	case SESS_PREAUTH:
 	case SESS_SASL:
 	case SESS_CHALLENGE:
+		if (sess_held(s)) {
+			if (revents & EV_READ)
+				sess_check_gone(s);
+			return;
+		}
 		if (sess_flush(s) == -1)
 			return;
 		if (s->starttls_pending && !sess_out_pending(s)) {
@@ -653,6 +731,11 @@ sess_client_cb(struct ev_loop *loop, ev_io *io, int revents)
 		break;
 	case SESS_CONNECT:
 	case SESS_LOGIN:
+		if ((revents & EV_READ) && !sess_wants_input(s)) {
+			sess_check_gone(s);
+			if (s->closed)
+				return;
+		}
 		if (sess_flush(s) == 0)
 			sess_update_events(s);
 		break;
