@@ -21,6 +21,11 @@ enum log_level {
 int	log_open(const char *dest, enum log_level level, const char *ident);
 /* Reopens a log file after rotation (SIGUSR1); no-op for stderr/syslog. */
 int	log_reopen(void);
+/*
+ * Closes the destination and frees what log_open() kept; later messages
+ * go to stderr.  Call at exit, once no other thread logs.
+ */
+void	log_close(void);
 void	log_set_level(enum log_level);
 int	log_enabled(enum log_level);
 

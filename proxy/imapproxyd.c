@@ -17,6 +17,7 @@
 #include "log.h"
 #include "process.h"
 #include "runtime.h"
+#include "stats.h"
 #include "supervisor.h"
 
 #define DEFAULT_CONF	"/etc/imapproxy/imapproxy.conf"
@@ -98,7 +99,7 @@ main(int argc, char *argv[])
 {
 	const char		*path = DEFAULT_CONF;
 	struct runtime		*rt;
-	struct supervisor	*sv;
+	struct supervisor	*sv = NULL;
 	char			 err[1024];
 	int			 ch, check = 0, foreground = 0, status;
 
@@ -122,20 +123,23 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	if ((rt = load(path)) == NULL)
-		return EXIT_CONFIG;
+	if ((rt = load(path)) == NULL) {
+		status = EXIT_CONFIG;
+		goto done;
+	}
 	if (check) {
 		fprintf(stderr, "%s: configuration is valid\n", path);
-		runtime_free(&rt);
-		return 0;
+		status = 0;
+		goto done;
 	}
+	status = EXIT_RUNTIME;
 	if (open_log(rt->conf, foreground) == -1)
-		return EXIT_RUNTIME;
+		goto done;
 	process_raise_nofile();
 	if ((sv = supervisor_new(rt, path, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		fprintf(stderr, "imapproxyd: %s\n", err);
-		return EXIT_RUNTIME;
+		goto done;
 	}
 	if ((!foreground && process_daemonize(err, sizeof(err)) == -1) ||
 	    (rt->conf->pidfile != NULL && process_write_pidfile(
@@ -143,11 +147,16 @@ main(int argc, char *argv[])
 	    process_drop_privileges(rt->conf->user, rt->conf->group, err,
 	    sizeof(err)) == -1) {
 		log_error("%s", err);
-		return EXIT_RUNTIME;
+		goto done;
 	}
 	status = supervisor_run(sv);
 	supervisor_free(&sv);
 	process_remove_pidfile(rt->conf->pidfile);
+done:
+	/* Everything is freed, so LeakSanitizer can vouch for a clean stop. */
+	supervisor_free(&sv);
 	runtime_free(&rt);
+	stats_free_all();
+	log_close();
 	return status;
 }

@@ -110,6 +110,21 @@ log_reopen(void)
 }
 
 void
+log_close(void)
+{
+	pthread_mutex_lock(&logger.lock);
+	if (logger.sink == LOG_SINK_SYSLOG)
+		closelog();
+	if (logger.fd != -1)
+		close(logger.fd);
+	logger.fd = -1;
+	free(logger.path);
+	logger.path = NULL;
+	logger.sink = LOG_SINK_STDERR;
+	pthread_mutex_unlock(&logger.lock);
+}
+
+void
 log_set_level(enum log_level level)
 {
 	logger.level = level;

@@ -413,9 +413,13 @@ supervisor_free(struct supervisor **svp)
 		return;
 	health_stop(&sv->health);
 	statsock_close(&sv->stats);
-	if (sv->workers != NULL && supervisor_all_done(sv))
-		for (i = 0; i < sv->nworkers; i++)
-			worker_cleanup(&sv->workers[i]);
+	/* Workers still running (one failed to start): stop, then join. */
+	for (i = 0; sv->workers != NULL && !sv->stopping &&
+	    i < sv->nworkers; i++)
+		if (!supervisor_worker_ended(&sv->workers[i]))
+			worker_stop(&sv->workers[i]);
+	for (i = 0; sv->workers != NULL && i < sv->nworkers; i++)
+		worker_cleanup(&sv->workers[i]);
 	/* Workers that ran closed their own; these never reached one. */
 	for (i = 0; !sv->started && sv->fds != NULL &&
 	    i < sv->nworkers * sv->nlisten; i++)

@@ -1,7 +1,8 @@
 """Fixtures for the imapproxy system tests.
 
 A session-wide throwaway Dovecot (tests/system/dovecot.py) is the back
-end; each test that needs the proxy starts its own build/imapproxyd on
+end; each test that needs the proxy starts its own build/imapproxyd
+($IMAPPROXY_BUILD/imapproxyd when set, as make check-asan does) on
 free loopback ports with a configuration written into tmp_path, and stops
 it at teardown (SIGTERM, then SIGKILL, which fails the test).
 
@@ -30,11 +31,37 @@ import certs
 import dovecot as dv
 
 REPO = Path(__file__).resolve().parents[2]
-DAEMON = REPO / "build" / "imapproxyd"
-CTL = REPO / "build" / "imapproxyctl"
+# The build under test: build/ unless IMAPPROXY_BUILD names another
+# folder (relative to the repository), as `make check-asan` does.
+BUILD = REPO / os.environ.get("IMAPPROXY_BUILD", "build")
+DAEMON = BUILD / "imapproxyd"
+CTL = BUILD / "imapproxyctl"
+
+
+def _sanitized():
+    """True when the daemon under test is built with ASan/UBSan."""
+    try:
+        with open(DAEMON, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _sanitized()
+# What sanitizers print when they find something (ASan, LSan, UBSan).
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:")
+# Time bounds that only measure slowness scale by this factor under
+# the sanitizers; bounds that are the behaviour under test do not.
+SLOW = 3 if SANITIZED else 1
+# Under ASan the daemon's RSS also holds the sanitizer's own memory:
+# freed blocks wait in its quarantine (256 MiB by default), every block
+# has redzones, the shadow grows with the heap.  Bounds on RSS allow
+# this much more there (LeakSanitizer checks for leaks instead).
+SANITIZER_RSS_KIB = 320 * 1024 if SANITIZED else 0
 HOST = "127.0.0.1"
 TIMEOUT = 10.0                  # default socket timeout, seconds
-TEST_TIME_LIMIT = 90            # per test, seconds (SIGALRM)
+TEST_TIME_LIMIT = 90 * SLOW     # per test, seconds (SIGALRM)
 
 # A password distinctive enough to grep logs for.
 SECRET_PW = "Zebra-Quokka-7c1f-Secret"
@@ -286,6 +313,7 @@ class Proxy:
         self.proc = None
         self.returncode = None
         self.shutdown_timeout = 5
+        self.stop_signal = None     # what stop() sent, unless it killed
 
     def config_text(self):
         g = {"workers": "2", "log": str(self.log), "log_level": "debug",
@@ -318,9 +346,15 @@ class Proxy:
         return "\n".join(lines) + "\n"
 
     def write_config(self):
+        used = set()
         for name, host, _flags in self.listeners:
             self.hosts[name] = host
-            self.ports[name] = dv.free_port(host)
+            # The kernel may hand out a port just released again.
+            port = dv.free_port(host)
+            while port in used:
+                port = dv.free_port(host)
+            used.add(port)
+            self.ports[name] = port
         self.conf.write_text(self.config_text())
 
     def start(self, timeout=10.0):
@@ -447,9 +481,11 @@ class Proxy:
             timeout = self.shutdown_timeout + 3
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+            self.stop_signal = sig
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.stop_signal = None
                 self.proc.kill()
                 self.proc.wait(timeout=10)
                 self.returncode = self.proc.returncode
@@ -458,6 +494,30 @@ class Proxy:
                     % (timeout, sig))
         self.returncode = self.proc.returncode
         return self.returncode
+
+    def sanitizer_problems(self):
+        """Under the sanitizers, why this run was not clean: a report
+        on stderr, or an exit status other than 0 after stop() sent
+        SIGTERM or SIGINT (LeakSanitizer turns a leak at exit into
+        status 66).  [] when clean."""
+        try:
+            err = self.stderr_path.read_text(errors="replace")
+        except OSError:
+            err = ""
+        found = [m for m in SANITIZER_REPORTS if m in err]
+        if found:
+            start = max(0, min(err.find(m) for m in found) - 200)
+            text = err[start:]
+            if len(text) > 12000:
+                text = text[:8000] + "\n[...]\n" + text[-4000:]
+            return ["imapproxyd (%s): sanitizer report (%s):\n%s"
+                    % (self.dir.name, ", ".join(found), text)]
+        if (self.stop_signal in (signal.SIGTERM, signal.SIGINT)
+                and self.returncode != 0):
+            return ["imapproxyd (%s) exited %s after signal %d; stderr "
+                    "tail:\n%s" % (self.dir.name, self.returncode,
+                                   self.stop_signal, err[-4000:])]
+        return []
 
 
 # ---------------------------------------------------------------------
@@ -727,7 +787,10 @@ def make_proxy(tmp_path, dovecot, pki):
     """make_proxy(backends=None, server=None, global_=None, ...) -> Proxy
 
     Starts imapproxyd in front of the session Dovecot (or BACKENDS),
-    with both proxy certificates; stops every proxy at teardown."""
+    with both proxy certificates; stops every proxy at teardown.  Under
+    the sanitizers, a sanitizer report on a proxy's stderr, or a
+    status other than 0 after a SIGTERM or SIGINT from stop(), fails
+    the test."""
     started = []
     seq = [0]
 
@@ -754,11 +817,15 @@ def make_proxy(tmp_path, dovecot, pki):
         if p.returncode is None and p.proc.poll() is not None:
             problems.append("imapproxyd died during the test with status "
                             "%d\n%s" % (p.proc.returncode, p.diagnostics()))
+            if SANITIZED:
+                problems += p.sanitizer_problems()
             continue
         try:
             p.stop()
         except AssertionError as e:
             problems.append(str(e))
+        if SANITIZED:
+            problems += p.sanitizer_problems()
     if problems:
         pytest.fail("\n".join(problems))
 

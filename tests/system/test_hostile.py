@@ -130,6 +130,8 @@ import time
 
 import pytest
 
+import conftest
+
 from conftest import (HOST, FakeBackend, b64, client_ctx, login_ok,
                       store_backend, wait_for)
 
@@ -145,17 +147,17 @@ BYSTANDER_PERIOD = 0.2          # seconds between the bystander's rounds
 BYSTANDER_MAX_LATENCY = 3.0     # NOOP + SELECT INBOX, seconds
 LOGIN_TIMEOUT = 4               # seconds, for the timeout cases
 TIMEOUT_EARLY = 0.5             # closed no earlier than LOGIN_TIMEOUT - this
-TIMEOUT_LATE = 2.5              # ... and no later than LOGIN_TIMEOUT + this
-PROMPT_CLOSE = 1.5              # seconds: "closed promptly"
-GONE_WITHIN = 3.0               # seconds for a session to leave `sessions`
+TIMEOUT_LATE = 2.5 * conftest.SLOW  # ... no later than LOGIN_TIMEOUT + this
+PROMPT_CLOSE = 1.5 * conftest.SLOW  # seconds: "closed promptly"
+GONE_WITHIN = 3.0 * conftest.SLOW   # seconds to leave `sessions`
 
 MAX_CONNECTIONS = 1000
 FLOOD = 5000
 
 PIPELINE_N = 10000
-PIPELINE_TIME_LIMIT = 20.0      # seconds for 10,000 commands and LOGOUT
-PIPELINE_STALL = 3.0            # seconds without a byte: stalled
-PIPELINE_PROBE_MAX = 2.0        # a concurrent client's CAPABILITY, seconds
+PIPELINE_TIME_LIMIT = 20.0 * conftest.SLOW  # 10,000 commands and LOGOUT
+PIPELINE_STALL = 3.0 * conftest.SLOW   # seconds without a byte: stalled
+PIPELINE_PROBE_MAX = 2.0 * conftest.SLOW  # a concurrent CAPABILITY, s
 
 # IMAP limits of include/bounds.h
 IMAP_MAX_LINE = 8192
@@ -330,6 +332,8 @@ class RssSampler:
         self.stopping.set()
         self.thread.join(5)
         self.sample()
+        # Under ASan its quarantine and shadow memory come on top.
+        bound += conftest.SANITIZER_RSS_KIB
         report(case, self.base, self.peak, bound, **more)
         assert self.peak <= bound, (
             "%s: RSS peaked at %d KiB, over the bound of %d KiB (base %d)"
