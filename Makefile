@@ -43,7 +43,7 @@ DEB_PKGS := gcc make pkg-config libssl-dev libev-dev libinih-dev \
 	    libmaxminddb-dev libc-ares-dev libcmocka-dev openssl curl \
 	    dovecot-imapd python3 python3-pytest isync procps \
 	    dnsmasq-base libmaxmind-db-writer-perl libjansson-dev haproxy \
-	    prometheus
+	    prometheus clang libclang-rt-14-dev
 
 .PHONY: all deps check check-unit check-system demo install clean lint format
 
@@ -95,6 +95,7 @@ deps:
 check: deps
 	$(MAKE) all
 	$(MAKE) check-unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) check-system
 
 check-unit: $(UNITBIN)
@@ -127,10 +128,81 @@ $(B)/routes_bench: contrib/bench/routes_bench.c $(B)/libimapproxy.a \
 	    $(B)/libacl.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libimapproxy.a $(B)/libacl.a
 
+# Sanitizers (issue 7): the daemon, imapproxyctl and the unit tests built
+# with ASan and UBSan into $(ASAN_B) by the rules above, then check-unit
+# and check-system against them (tests/system/conftest.py reads
+# IMAPPROXY_BUILD).  Any report fails: UBSan does not recover, ASan and
+# LeakSanitizer (leaks at exit) make the status 66.  Not part of check.
+ASAN_B	    := build-asan
+ASAN_CFLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=all \
+	       -fno-omit-frame-pointer -g -O1
+ASAN_MAKE   = $(MAKE) B=$(ASAN_B) CFLAGS="$(ASAN_CFLAGS)" \
+	      LDFLAGS="$(ASAN_CFLAGS)"
+ASAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66:$\
+	strict_string_checks=1:detect_stack_use_after_return=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=print_suppressions=0
+
+.PHONY: asan check-asan clean-asan
+asan: check-asan
+
+check-asan: deps
+	$(ASAN_MAKE) all
+	$(ASAN_ENV) $(ASAN_MAKE) check-unit
+	$(ASAN_ENV) IMAPPROXY_BUILD=$(ASAN_B) $(ASAN_MAKE) check-system
+
+clean: clean-asan
+clean-asan:
+	rm -rf $(ASAN_B)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/imapproxy
 	install -m 755 $(B)/imapproxyd $(B)/imapproxyctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 etc/imapproxy.conf $(DESTDIR)$(PREFIX)/share/imapproxy/
+
+# Fuzzing (issue 7): libFuzzer targets tests/fuzz/fuzz_NAME.c, built with
+# clang against the sources compiled again with sanitizer coverage into
+# $(FUZZ_B)/obj (the gcc objects carry none).  `make fuzz` runs each of
+# FUZZ_TARGETS for FUZZ_SECONDS, FUZZ_JOBS at a time; `make fuzz-smoke`
+# (part of check) replays tests/fuzz/corpus and tests/fuzz/regress and
+# mutates each for FUZZ_SMOKE_SECONDS.  tests/fuzz/README.md has more.
+FUZZ_CC	     ?= clang
+FUZZ_B	     := $(B)/fuzz
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Iinclude $(WARNINGS) $(PKG_CFLAGS) \
+	       -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	       -fno-sanitize-recover=all -MMD -MP
+FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,\
+		$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_OBJ     := $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(LIBSRC) $(ACLSRC))
+FUZZ_RUN     = FUZZ_B=$(FUZZ_B) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	       FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
+	       tests/fuzz/run.sh
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
+
+fuzz: fuzz-build
+	$(FUZZ_RUN) fuzz $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	$(FUZZ_RUN) smoke $(FUZZ_TARGETS)
+
+$(FUZZ_B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(VERSION_DEFS) \
+	    -c $< -o $@
+
+$(FUZZ_B)/libfuzz.a: $(FUZZ_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_B)/libfuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_B)/libfuzz.a $(LDLIBS)
 
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|gets)\(' proxy/*.c acl/*.c \

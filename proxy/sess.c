@@ -883,9 +883,8 @@ sess_login_failed(struct sess *s, const char *line)
 	log_info("sess=%s client=%s user=%s login failed on %s", s->id,
 	    s->client, sess_safe(s->pa->creds.user, safe, sizeof(safe)),
 	    s->be->conf->name);
-	if (line != NULL)
-		(void)sess_reply(s, "%s", line);
-	else
+	/* The back end's own NO, unless it does not fit our replies. */
+	if (line == NULL || sess_reply(s, "%s", line) == -1)
 		(void)sess_reply(s, "%s NO [AUTHENTICATIONFAILED] "
 		    "Authentication failed.", s->pa->tag);
 	delay = guard_failed(s);
