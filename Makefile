@@ -155,6 +155,14 @@ clean: clean-asan
 clean-asan:
 	rm -rf $(ASAN_B)
 
+# The soak (issue 7): mixed load for SOAK_MINUTES against a real Dovecot,
+# RSS sampled every 10 s into $(B)/soak.csv.  Not part of check.
+SOAK_MINUTES ?= 30
+.PHONY: soak
+soak: all
+	$(PYTHON) tests/soak/soak.py --minutes $(SOAK_MINUTES) \
+	    --csv $(B)/soak.csv
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/imapproxy
 	install -m 755 $(B)/imapproxyd $(B)/imapproxyctl $(DESTDIR)$(PREFIX)/sbin/
