@@ -109,6 +109,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_write_text("imapproxy.conf", text);
 	fuzz_path(path, sizeof(path), "imapproxy.conf");
 	rt = fs_runtime(path);
+	fuzz_tmpdir_done();	/* all read: nothing is left behind */
 	if (rt->nservers != 2)
 		FUZZ_FATAL("expected 2 servers");
 	servers[0] = &rt->servers[0];

@@ -192,6 +192,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_write_text("imapproxy.conf", text);
 	fuzz_path(path, sizeof(path), "imapproxy.conf");
 	rt = fs_runtime(path);
+	fuzz_tmpdir_done();	/* all read: nothing is left behind */
 	for (i = 0; i < rt->nservers; i++)
 		for (j = 0; j < rt->conf->servers[i].nlisten; j++) {
 			if (npicks == sizeof(picks) / sizeof(picks[0]))

@@ -141,7 +141,7 @@ smoke_one() {
 		tail -n 40 "$log"
 		return 1
 	fi
-	echo "fuzz-smoke $name: $n inputs replayed, ${execs:-0} mutations, ok"
+	echo "fuzz-smoke $name: $n inputs replayed, then ${execs:-0} execs, ok"
 }
 
 case $mode in

@@ -360,7 +360,10 @@ def test_max_connections_full_store(make_proxy, dovecots):
     # the place is free again once the session is over
     assert wait_for(lambda: store_of(p, a[1], users[a[1]]) == "store1",
                     3, step=0.2), p.log_text()[-3000:]
-    # a login that fails on store1 gives its place back too
+    # a login that fails on store1 gives its place back too (once the
+    # probe's session above has ended, or this login would go to store2)
+    assert wait_for(lambda: [x["sessions"] for x in p.ask_json("backends")[
+        "backends"] if x["name"] == "store1"] == [0], 3, step=0.1)
     c, t = login(p, a[0], "wrong-password")
     assert t.startswith("L NO [AUTHENTICATIONFAILED]"), t
     logout(c)
