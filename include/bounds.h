@@ -37,8 +37,15 @@
 #define BACKEND_MAX_LINE	8192
 /* Our login command to a back end: tag, verb, base64 PLAIN or quoted. */
 #define BACKEND_MAX_OUT		20480
-/* Relay buffer per direction: a TLS record is at most 16 KiB. */
-#define RELAY_BUF_SIZE		16384
+/*
+ * Relay buffer per direction: four TLS records' worth, so a bulk
+ * transfer toward a TLS client takes one recv() per four records.
+ */
+#define RELAY_BUF_SIZE		65536
+/* A read this large marks a bulk transfer: splice while they last. */
+#define RELAY_BULK_MIN		16384
+/* Bytes one splice(2) moves into a relay pipe: its default capacity. */
+#define RELAY_PIPE_MAX		1048576
 /* Configuration: servers, back ends, listeners and certificates. */
 #define CONF_MAX_SERVERS	64
 #define CONF_MAX_BACKENDS	1024
@@ -63,7 +70,7 @@
 #define CONF_MAX_GEOIP		8
 #define CONF_MAX_DNS		8
 #define CONF_MAX_NETS		256
-/* Buffers kept on a worker's free list for the relay. */
+/* Buffers, and pipes, kept on a worker's free lists for the relay. */
 #define RELAY_POOL_MAX		16
 /* Client addresses and users tracked per [server] for the connection
  * limits and failed logins: twice the default max_connections, so live

@@ -1,8 +1,10 @@
 /*
  * The byte relay of a logged-in session: client to back end and back,
- * parsing nothing.  Each direction has at most one RELAY_BUF_SIZE buffer,
- * taken from the worker's pool only while bytes are in flight, so an
- * idle session holds none; a full buffer stops reading from its source
+ * parsing nothing.  Each direction holds at most one RELAY_BUF_SIZE
+ * buffer, or between two plaintext sockets during a bulk transfer one
+ * pipe that splice(2) fills and drains; either is taken from the
+ * worker's pool only while bytes are in flight, so an idle session holds
+ * none.  A direction with bytes in flight stops reading from its source
  * (back-pressure), so nothing is buffered without bound.
  */
 #ifndef RELAY_H
@@ -10,21 +12,31 @@
 
 #include <stddef.h>
 
+#include "relaypipe.h"
+
 struct sess;
 struct relay_buf;
 
+/* One direction's bytes in flight: in buf, or in pipe, never both. */
+struct relay_dir {
+	struct relay_buf	*buf;
+	struct relay_pipe	*pipe;
+	unsigned int		 bulk : 1;	/* splice while reads fill up */
+};
+
 struct relay {
-	struct relay_buf	*up;	/* client to back end */
-	struct relay_buf	*down;	/* back end to client */
+	struct relay_dir	 up;	/* client to back end */
+	struct relay_dir	 down;	/* back end to client */
 	unsigned int		 client_eof : 1;
 	unsigned int		 backend_eof : 1;
 	unsigned int		 backend_bye : 1;	/* it said BYE itself */
 };
 
-/* A worker's free buffers. */
+/* A worker's free buffers and pipes. */
 struct relay_pool {
 	struct relay_buf	*free;
 	unsigned int		 nfree;
+	struct relay_pipe_pool	 pipes;
 };
 
 /*
@@ -46,7 +58,7 @@ void	relay_last_words(struct sess *s, const char *prefix,
 	    const char *text);
 /* Writes what is queued for the client; 1 when all is out, 0, or -1. */
 int	relay_flush_client(struct sess *s);
-/* Returns both buffers to the pool. */
+/* Returns both directions' buffers and pipes to the pool. */
 void	relay_stop(struct sess *s);
 
 void	relay_pool_free(struct relay_pool *pool);

@@ -1117,3 +1117,28 @@ def geoip(tmp_path_factory):
     d = tmp_path_factory.mktemp("geoip")
     return dict((t, make_mmdb(d / ("%s.mmdb" % t), GEO_RECORDS, t))
                 for t in ("country", "city", "asn"))
+
+
+# Splice pipes a daemon of two workers may keep pooled: RELAY_POOL_MAX
+# (include/bounds.h) pipes of two descriptors per worker.
+POOLED_PIPE_FDS = 2 * 16 * 2
+
+
+def fd_kinds(pid):
+    """A process's descriptors by kind: socket, pipe, other."""
+    kinds = {"socket": 0, "pipe": 0, "other": 0}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue            # closed while listed
+        kind = target.split(":", 1)[0]
+        kinds[kind if kind in kinds else "other"] += 1
+    return kinds
+
+
+def session_fds(pid):
+    """Descriptors a daemon holds, less the pipes its relay may pool."""
+    kinds = fd_kinds(pid)
+    assert kinds["pipe"] <= POOLED_PIPE_FDS, kinds
+    return kinds["socket"] + kinds["other"]
