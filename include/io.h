@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <ev.h>
 #include <openssl/ssl.h>
 
 #define CONN_AGAIN	(-2)
@@ -38,6 +39,14 @@ int	conn_pending(const struct conn *c);
  * Returns 1 when done, CONN_AGAIN, or -1 on failure.
  */
 int	conn_handshake(struct conn *c);
+/*
+ * Makes io watch fd for events (0: stop), touching libev only on a
+ * change.  For the same fd the epoll registration is modified, never
+ * re-added: ev_io_set() would cost a failed EPOLL_CTL_ADD each time.
+ * A watcher whose fd was closed must be set to -1 before its number is
+ * watched again.
+ */
+void	conn_watch(struct ev_loop *loop, ev_io *io, int fd, int events);
 /* Sends a TLS close_notify if possible, frees the SSL, closes fd. */
 void	conn_close(struct conn *c);
 

@@ -70,4 +70,14 @@ char		*tls_error(SSL *ssl, char *buf, size_t buflen);
 /* "TLSv1.3" etc. of an established SSL. */
 const char	*tls_version(const SSL *ssl);
 
+/*
+ * Whether the kernel offers TLS record offload (kTLS): "tls" is listed
+ * in /proc/sys/net/ipv4/tcp_available_ulp.  Read once.  When it is,
+ * front-end sessions hand their records to the kernel; when not,
+ * OpenSSL does them, with no attempt per connection.
+ */
+int	tls_kernel_offers_ktls(void);
+/* Whether the space-separated list of ULP names holds "tls". */
+int	tls_ulp_listed(const char *list);
+
 #endif

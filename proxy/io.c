@@ -118,6 +118,21 @@ conn_handshake(struct conn *c)
 }
 
 void
+conn_watch(struct ev_loop *loop, ev_io *io, int fd, int events)
+{
+	if (ev_is_active(io) && io->fd == fd &&
+	    (io->events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(loop, io);
+	if (io->fd == fd)
+		ev_io_modify(io, events);
+	else
+		ev_io_set(io, fd, events);
+	if (events != 0 && fd >= 0)
+		ev_io_start(loop, io);
+}
+
+void
 conn_close(struct conn *c)
 {
 	if (c->ssl != NULL) {

@@ -96,15 +96,7 @@ relay_has_data(const struct relay_dir *d)
 static void
 relay_watch(struct sess *s, ev_io *io, int events)
 {
-	if (io->fd < 0)
-		return;
-	if (ev_is_active(io) && (io->events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(s->w->loop, io);
-	if (events != 0) {
-		ev_io_set(io, io->fd, events);
-		ev_io_start(s->w->loop, io);
-	}
+	conn_watch(s->w->loop, io, io->fd, events);
 }
 
 static void

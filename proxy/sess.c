@@ -115,19 +115,10 @@ sess_set_state(struct sess *s, enum sess_state next)
 		s->pa->input_waiting = 0;
 }
 
-/* Re-arms an io watcher only when its events change. */
 static void
 sess_watch(struct ev_loop *loop, ev_io *io, int events)
 {
-	if (io->fd < 0)
-		return;
-	if (ev_is_active(io) && (io->events & (EV_READ | EV_WRITE)) == events)
-		return;
-	ev_io_stop(loop, io);
-	if (events != 0) {
-		ev_io_set(io, io->fd, events);
-		ev_io_start(loop, io);
-	}
+	conn_watch(loop, io, io->fd, events);
 }
 
 static int

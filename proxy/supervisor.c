@@ -24,6 +24,7 @@
 #include "sessinfo.h"
 #include "statsock.h"
 #include "supervisor.h"
+#include "tls.h"
 #include "worker.h"
 
 /* One job for every worker, and who wants to know when all are done. */
@@ -391,8 +392,10 @@ supervisor_run(struct supervisor *sv)
 	}
 	if (sv->stats != NULL)
 		statsock_start(sv->stats, loop);
-	log_info("imapproxyd %s started: %zu workers, %zu listeners each",
-	    IMAPPROXY_VERSION, sv->nworkers, sv->nlisten);
+	log_info("imapproxyd %s started: %zu workers, %zu listeners each, "
+	    "kernel TLS %s", IMAPPROXY_VERSION, sv->nworkers, sv->nlisten,
+	    tls_kernel_offers_ktls() ? "offered" :
+	    "not offered (records done by OpenSSL)");
 	ev_run(loop, 0);
 	if (!supervisor_all_done(sv)) {
 		/* Threads still hold sessions: no cleanup may race them. */

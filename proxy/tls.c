@@ -26,6 +26,8 @@
 #include "errbuf.h"
 #include "tls.h"
 
+#define TLS_ULP_LIST	"/proc/sys/net/ipv4/tcp_available_ulp"
+
 struct tls_server_cert {
 	SSL_CTX		 *ctx;
 	char		**names;	/* DNS SANs, else the subject CNs */
@@ -320,6 +322,47 @@ tls_servername_cb(SSL *ssl, int *ad, void *arg)
  * One server context for one tls_cert.  Returns it, or NULL with the
  * reason appended to err.
  */
+
+/*
+ * Whether the kernel has its TLS module loaded (kTLS).  Asked once: with
+ * SSL_OP_ENABLE_KTLS, OpenSSL tries TCP_ULP on every connection and falls
+ * back to its own record layer when that fails, which would cost a
+ * failed setsockopt() per session on kernels without it.
+ */
+int
+tls_ulp_listed(const char *list)
+{
+	const char	*p = list;
+	size_t		 n;
+
+	while (*p != '\0') {
+		p += strspn(p, " \t\n");
+		n = strcspn(p, " \t\n");
+		if (n == 3 && strncmp(p, "tls", 3) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+int
+tls_kernel_offers_ktls(void)
+{
+	static int	 offered = -1;
+	char		 line[256];
+	FILE		*f;
+
+	if (offered != -1)
+		return offered;
+	offered = 0;
+	if ((f = fopen(TLS_ULP_LIST, "r")) == NULL)
+		return offered;
+	if (fgets(line, sizeof(line), f) != NULL)
+		offered = tls_ulp_listed(line);
+	fclose(f);
+	return offered;
+}
+
 static SSL_CTX *
 tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
     const struct conf_cert *cc, char *err, size_t errlen)
@@ -391,6 +434,18 @@ tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * Read what the socket holds at once, not each record's header and
+	 * body apart: half the read() calls.
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	/*
+	 * One TLS 1.3 ticket per handshake: a mail client reconnects with
+	 * the one it holds, and each ticket costs a write and randomness.
+	 */
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (tls_kernel_offers_ktls())
+		SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
 	/*
 	 * Sessions resume only within the [server] that issued them; a
 	 * digest of its name fits SSL_MAX_SID_CTX_LENGTH whatever its length.

@@ -179,7 +179,7 @@ def report(case, base, peak, bound, **more):
 
 
 def nfds(p):
-    return len(os.listdir("/proc/%d/fd" % p.pid))
+    return conftest.session_fds(p.pid)
 
 
 def sessions(p):

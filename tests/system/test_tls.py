@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import (HOST, FakeBackend, b64, caps_of, cert_der,
-                      client_ctx, login_ok, store_backend)
+                      client_ctx, login_ok, store_backend, wait_for)
 
 
 def s_client(args, stdin=b"", timeout=15):
@@ -288,3 +288,51 @@ def test_backend_plaintext_is_plaintext(make_proxy, dovecot, user):
     time.sleep(0.2)
     lines = dovecot.login_lines(name)
     assert lines and "tls=<" not in lines[-1], lines
+
+
+# -- resumption and kernel TLS -----------------------------------------
+
+def tls_greeting(ctx, port, session=None):
+    """Connects over implicit TLS 1.3, reads the greeting (which also
+    takes in the ticket sent after the handshake), and returns the TLS
+    socket, still open."""
+    s = socket.create_connection((HOST, port), timeout=10)
+    t = ctx.wrap_socket(s, server_hostname="mail.example.org",
+                        session=session)
+    assert t.recv(4096).startswith(b"* OK")
+    return t
+
+
+def test_tls13_ticket_resumes_session(proxy, user):
+    """A client reconnecting with the ticket it was given skips the full
+    handshake, on whichever worker it lands, and logs in as usual."""
+    port = proxy.ports["tls"]
+    ctx = client_ctx()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    first = tls_greeting(ctx, port)
+    assert not first.session_reused
+    ticket = first.session
+    assert ticket is not None and ticket.has_ticket
+    first.close()
+    for _ in range(6):              # SO_REUSEPORT spreads these out
+        again = tls_greeting(ctx, port, session=ticket)
+        assert again.session_reused
+        again.sendall(b'a LOGIN "%s" "%s"\r\n' % (user[0].encode(),
+                                                   user[1].encode()))
+        assert b"a OK" in again.recv(4096)
+        again.close()
+
+
+def test_kernel_tls_offered_or_not(proxy, user):
+    """The daemon says at start whether the kernel offers kTLS, as
+    /proc lists it; either way TLS sessions relay."""
+    with open("/proc/sys/net/ipv4/tcp_available_ulp") as f:
+        offered = "tls" in f.read().split()
+    want = ("kernel TLS offered" if offered else
+            "kernel TLS not offered (records done by OpenSSL)")
+    assert wait_for(lambda: want in proxy.log_text(), timeout=5), \
+        proxy.log_text()[-2000:]
+    m = proxy.imap("tls")
+    assert m.login(*user)[0] == "OK"
+    assert m.select("INBOX")[0] == "OK"
+    m.logout()

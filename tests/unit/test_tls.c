@@ -683,6 +683,19 @@ test_error_text(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
+/* kTLS is only asked for where the kernel lists its "tls" ULP. */
+static void
+test_ulp_listed(void **state)
+{
+	(void)state;
+	assert_true(tls_ulp_listed("tls\n"));
+	assert_true(tls_ulp_listed("espintcp mptcp tls\n"));
+	assert_true(tls_ulp_listed("tls mptcp"));
+	assert_false(tls_ulp_listed("espintcp mptcp\n"));
+	assert_false(tls_ulp_listed(""));
+	assert_false(tls_ulp_listed("tlsx ktls tl s"));
+}
+
 int
 main(void)
 {
@@ -694,7 +707,8 @@ main(void)
 		cmocka_unit_test(test_server_all_errors),
 		cmocka_unit_test(test_client),
 		cmocka_unit_test(test_client_errors),
-		cmocka_unit_test(test_error_text)
+		cmocka_unit_test(test_error_text),
+		cmocka_unit_test(test_ulp_listed)
 	};
 
 	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
