@@ -70,6 +70,8 @@
 #define CONF_MAX_GEOIP		8
 #define CONF_MAX_DNS		8
 #define CONF_MAX_NETS		256
+/* Seconds without a login before a worker trims its heap. */
+#define WORKER_TRIM_QUIET	1.0
 /* Buffers, and pipes, kept on a worker's free lists for the relay. */
 #define RELAY_POOL_MAX		16
 /* Client addresses and users tracked per [server] for the connection

@@ -64,6 +64,7 @@ struct worker {
 	unsigned int		 nsessions;
 	TAILQ_HEAD(, sess)	 dead;		/* closed, freed by reap */
 	ev_prepare		 reap;
+	ev_timer		 trim;		/* heap back to the kernel */
 	struct imap_cmd		*cmd;		/* parser scratch */
 	struct relay_pool	 pool;
 	struct dns		*dns;		/* NULL: no rule uses domain */
@@ -93,6 +94,15 @@ void	worker_stop(struct worker *w);
 /* Joins the thread if it ran, then frees the loop and the rest. */
 void	worker_cleanup(struct worker *w);
 
+/*
+ * A session let go of its pre-authentication buffers.  Freed in the
+ * middle of the heap, glibc keeps such pages, so a burst of logins
+ * would leave every idle session looking several KiB heavier.  Once no
+ * session has done so for WORKER_TRIM_QUIET, the worker hands the free
+ * pages back (malloc_trim).  Never while logins keep coming: the pages
+ * would only be faulted in again, at a cost per login.
+ */
+void	worker_heap_released(struct worker *w);
 void	worker_add_sess(struct worker *w, struct sess *s);
 void	worker_remove_sess(struct worker *w, struct sess *s);
 

@@ -847,6 +847,7 @@ sess_login_ok(struct sess *s, const char *leftover, size_t len)
 	OPENSSL_cleanse(pa, sizeof(*pa));
 	free(pa);
 	s->pa = NULL;
+	worker_heap_released(s->w);
 }
 
 /* Back to pre-auth after the login attempt ended without a session. */

@@ -4,6 +4,7 @@
  * callbacks that might still hold them have returned and before the
  * loop blocks (so a stopping loop ends as soon as its last one goes).
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +38,21 @@ worker_reap_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 }
 
 static void
+worker_trim_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	ev_timer_stop(loop, t);
+	(void)malloc_trim(0);
+}
+
+void
+worker_heap_released(struct worker *w)
+{
+	if (!w->stopping)
+		ev_timer_again(w->loop, &w->trim);
+}
+
+static void
 worker_stop_cb(struct ev_loop *loop, ev_async *a, int revents)
 {
 	struct worker	*w = ev_userdata(loop);
@@ -47,6 +63,7 @@ worker_stop_cb(struct ev_loop *loop, ev_async *a, int revents)
 	(void)revents;
 	w->stopping = 1;
 	ev_async_stop(loop, &w->stop_async);
+	ev_timer_stop(loop, &w->trim);
 	for (i = 0; i < w->nlisteners; i++)
 		listener_close(&w->listeners[i]);
 	for (s = TAILQ_FIRST(&w->sessions); s != NULL; s = next) {
@@ -202,6 +219,8 @@ worker_init(struct worker *w, unsigned int id, struct runtime *rt,
 	ev_async_start(w->loop, &w->job_async);
 	ev_unref(w->loop);
 	ev_prepare_init(&w->reap, worker_reap_cb);
+	ev_init(&w->trim, worker_trim_cb);
+	w->trim.repeat = WORKER_TRIM_QUIET;
 	if ((rt->needs & ACL_NEEDS_DOMAIN) && (w->dns = dns_new(w->loop,
 	    conf, err, errlen)) == NULL) {
 		worker_cleanup(w);
