@@ -128,6 +128,16 @@ $(B)/routes_bench: contrib/bench/routes_bench.c $(B)/libimapproxy.a \
 	    $(B)/libacl.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libimapproxy.a $(B)/libacl.a
 
+# The benchmark beside the peers (contrib/bench/README.md): installs
+# nginx, Perdition, HAProxy and Dovecot from Debian, runs them and two
+# imapproxyd daemons on 127.0.0.1, then bench-acl and bench-routes, and
+# writes a Markdown report and a PNG chart into /tmp/imapbench/results
+# (BENCH_DIR, BENCH_OUT).
+# BENCH_QUICK=1 checks the plumbing in minutes.  Not part of all or check.
+.PHONY: bench
+bench: all
+	contrib/bench/run.sh
+
 # Sanitizers (issue 7): the daemon, imapproxyctl and the unit tests built
 # with ASan and UBSan into $(ASAN_B) by the rules above, then check-unit
 # and check-system against them (tests/system/conftest.py reads
