@@ -83,9 +83,16 @@ start_imapproxyd() {
     [ -f "$dir/imapproxy.conf" ] || die "no $dir/imapproxy.conf: run setup.sh"
     # Its listeners use SO_REUSEPORT: a stray daemon of the same user on the
     # same port could share the connections and skew every figure.
+    # A daemon just told to stop may still hold them for a moment: wait up
+    # to 10 s for it to go before calling the port taken.
     for p in "$@"; do
-        ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null ||
-            die "127.0.0.1:$p is already in use (ss -ltnp 'sport = $p')"
+        local tries=0
+        while (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; do
+            tries=$((tries + 1))
+            [ $tries -lt 50 ] ||
+                die "127.0.0.1:$p is already in use (ss -ltnp 'sport = $p')"
+            sleep 0.2
+        done
     done
     rm -f "$pidf"
     "$IMAPPROXYD" -c "$dir/imapproxy.conf" </dev/null >>"$dir/start.log" 2>&1 ||
