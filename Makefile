@@ -43,7 +43,8 @@ DEB_PKGS := gcc make pkg-config libssl-dev libev-dev libinih-dev \
 	    libmaxminddb-dev libc-ares-dev libcmocka-dev openssl curl \
 	    dovecot-imapd python3 python3-pytest isync procps \
 	    dnsmasq-base libmaxmind-db-writer-perl libjansson-dev haproxy \
-	    prometheus clang libclang-rt-14-dev
+	    prometheus clang libclang-rt-14-dev mandoc offlineimap3 fetchmail \
+	    neomutt tmux
 
 .PHONY: all deps check check-unit check-system demo install clean lint format
 
