@@ -223,9 +223,12 @@ relay_splice_max(const struct relay_way *way)
 	return (size_t)avail < RELAY_PIPE_MAX ? (size_t)avail : RELAY_PIPE_MAX;
 }
 
+/* relay_read() could not take a buffer from the pool. */
+#define RELAY_NOMEM	(-3)
+
 /*
  * Reads once into the direction's pipe during a bulk transfer, else
- * into its buffer.  Returns what conn_read() does.
+ * into its buffer.  Returns what conn_read() does, or RELAY_NOMEM.
  */
 static ssize_t
 relay_read(struct sess *s, const struct relay_way *way)
@@ -245,10 +248,8 @@ relay_read(struct sess *s, const struct relay_way *way)
 		return n;
 	}
 	if ((b = d->buf) == NULL && (b = d->buf = relay_buf_get(s->w)) ==
-	    NULL) {
-		errno = ENOMEM;
-		return -1;
-	}
+	    NULL)
+		return RELAY_NOMEM;
 	n = conn_read(way->src, b->data, sizeof(b->data));
 	if (n <= 0)
 		return n;
@@ -287,7 +288,7 @@ relay_move(struct sess *s, const struct relay_way *way, int can_read,
 			relay_dir_put(s->w, way->dir);
 			return 0;
 		}
-		if (n < 0 && errno == ENOMEM && way->dir->buf == NULL) {
+		if (n == RELAY_NOMEM) {
 			sess_close(s, "out of memory");
 			return -1;
 		}
