@@ -9,7 +9,10 @@
 #ifndef FUZZ_H
 #define FUZZ_H
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Optional: libFuzzer calls it only in the targets that define it. */
 int	LLVMFuzzerInitialize(int *argc, char ***argv);
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -173,6 +177,41 @@ static __attribute__((unused)) size_t
 fuzz_rng_below(struct fuzz_rng *r, size_t n)
 {
 	return (size_t)fuzz_rng_next(r) % n;
+}
+
+/* A parsed socket address has the length of its family. */
+static __attribute__((unused)) void
+fuzz_check_addr(const struct sockaddr_storage *ss, socklen_t len)
+{
+	if (ss->ss_family == AF_INET)
+		FUZZ_CHECK(len == sizeof(struct sockaddr_in));
+	else {
+		FUZZ_CHECK(ss->ss_family == AF_INET6);
+		FUZZ_CHECK(len == sizeof(struct sockaddr_in6));
+	}
+}
+
+/*
+ * A socket bound to an ephemeral port on 127.0.0.1, listening when
+ * backlog > 0 (else connects to it are refused); the port in *port_r.
+ */
+static __attribute__((unused)) int
+fuzz_bind_loopback(int type, int backlog, unsigned int *port_r)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, type, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    (backlog > 0 && listen(fd, backlog) == -1) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
+		FUZZ_FATAL("cannot bind a loopback port: %s", strerror(errno));
+	*port_r = ntohs(sin.sin_port);
+	return fd;
 }
 
 #endif

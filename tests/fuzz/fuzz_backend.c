@@ -75,25 +75,6 @@ static const char conf_fmt[] =
     "forward_id = no\n"
     "health_check_interval = 0\n";
 
-/* The back ends' address: a listening socket of ours. */
-static unsigned int
-backend_listen(void)
-{
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof(sin);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((backend_lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1 || bind(backend_lfd,
-	    (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(backend_lfd, 16) == -1 || getsockname(backend_lfd,
-	    (struct sockaddr *)&sin, &len) == -1)
-		FUZZ_FATAL("cannot listen on loopback: %s", strerror(errno));
-	return ntohs(sin.sin_port);
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -104,7 +85,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fs_init("fuzz_backend");
 	fuzz_tmpdir("fuzz_backend");
-	port = backend_listen();
+	/* The back ends' address: a listening socket of ours. */
+	backend_lfd = fuzz_bind_loopback(SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 16, &port);
 	snprintf(text, sizeof(text), conf_fmt, port, port);
 	fuzz_write_text("imapproxy.conf", text);
 	fuzz_path(path, sizeof(path), "imapproxy.conf");

@@ -67,17 +67,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 static void
-check_addr(const struct sockaddr_storage *ss, socklen_t len)
-{
-	if (ss->ss_family == AF_INET)
-		FUZZ_CHECK(len == sizeof(struct sockaddr_in));
-	else {
-		FUZZ_CHECK(ss->ss_family == AF_INET6);
-		FUZZ_CHECK(len == sizeof(struct sockaddr_in6));
-	}
-}
-
-static void
 check_conf(const struct conf *c)
 {
 	const struct conf_server	*srv;
@@ -105,7 +94,7 @@ check_conf(const struct conf *c)
 		FUZZ_CHECK(srv->nproxy_from <= CONF_MAX_NETS);
 		for (j = 0; j < srv->nlisten; j++, k++) {
 			FUZZ_CHECK(conf_listen_at(c, k) == &srv->listen[j]);
-			check_addr(&srv->listen[j].addr,
+			fuzz_check_addr(&srv->listen[j].addr,
 			    srv->listen[j].addrlen);
 			FUZZ_CHECK(memchr(srv->listen[j].name, '\0',
 			    sizeof(srv->listen[j].name)) != NULL);
@@ -145,7 +134,7 @@ check_conf(const struct conf *c)
 		b = &c->backends[i];
 		FUZZ_CHECK(b->name != NULL && b->line >= 1);
 		FUZZ_CHECK(conf_backend_find(c, b->name) == b);
-		check_addr(&b->addr, b->addrlen);
+		fuzz_check_addr(&b->addr, b->addrlen);
 		FUZZ_CHECK(memchr(b->addr_name, '\0', sizeof(b->addr_name)));
 		FUZZ_CHECK(b->connect_timeout >= 0 &&
 		    b->health_check_interval >= 0);

@@ -30,14 +30,6 @@
 static struct imap_cmd	 cmd, pcmd, qcmd;
 static char		 buf[IMAP_MAX_CMD];
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 static int
 tag_char(unsigned char c)
 {

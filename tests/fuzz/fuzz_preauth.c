@@ -95,23 +95,6 @@ gen_cert(const char *certpath, const char *keypath)
 	EVP_PKEY_free(pkey);
 }
 
-/* A port on 127.0.0.1 held bound, never listening: connects are refused. */
-static unsigned int
-refused_port(void)
-{
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof(sin);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((refused_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
-	    -1 || bind(refused_fd, (struct sockaddr *)&sin, sizeof(sin)) ==
-	    -1 || getsockname(refused_fd, (struct sockaddr *)&sin, &len) == -1)
-		FUZZ_FATAL("cannot bind a loopback port: %s", strerror(errno));
-	return ntohs(sin.sin_port);
-}
-
 static const char acl_text[] =
     "default allow\n"
     "deny net 203.0.113.0/24\n"
@@ -187,7 +170,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	gen_cert(path, key);
 	fuzz_write_text("fuzz.acl", acl_text);
 	fuzz_write_text("fuzz.routes", routes_text);
-	port = refused_port();
+	/* A port held bound, never listening: connects are refused. */
+	refused_fd = fuzz_bind_loopback(SOCK_STREAM | SOCK_CLOEXEC, 0, &port);
 	snprintf(text, sizeof(text), conf_fmt, port, port);
 	fuzz_write_text("imapproxy.conf", text);
 	fuzz_path(path, sizeof(path), "imapproxy.conf");

@@ -23,14 +23,6 @@
 /* Prefixes are all parsed up to here, then a sample of them. */
 #define ALL_PREFIXES	512
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 static int
 same_header(const struct proxyproto_header *a,
     const struct proxyproto_header *b)
@@ -40,17 +32,6 @@ same_header(const struct proxyproto_header *a,
 	    a->dstlen == b->dstlen &&
 	    memcmp(&a->src, &b->src, a->srclen) == 0 &&
 	    memcmp(&a->dst, &b->dst, a->dstlen) == 0;
-}
-
-static void
-check_addr(const struct sockaddr_storage *ss, socklen_t len)
-{
-	if (ss->ss_family == AF_INET)
-		FUZZ_CHECK(len == sizeof(struct sockaddr_in));
-	else {
-		FUZZ_CHECK(ss->ss_family == AF_INET6);
-		FUZZ_CHECK(len == sizeof(struct sockaddr_in6));
-	}
 }
 
 static void
@@ -68,8 +49,8 @@ check_done(const struct proxyproto_header *h, size_t len)
 		FUZZ_CHECK(h->srclen == 0 && h->dstlen == 0);
 		return;
 	}
-	check_addr(&h->src, h->srclen);
-	check_addr(&h->dst, h->dstlen);
+	fuzz_check_addr(&h->src, h->srclen);
+	fuzz_check_addr(&h->dst, h->dstlen);
 	FUZZ_CHECK(h->src.ss_family == h->dst.ss_family);
 }
 

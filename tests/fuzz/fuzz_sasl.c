@@ -24,14 +24,6 @@
 
 static struct sasl_creds	 creds, creds2, zero;
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
 static int
 ref_value(unsigned char c)
 {
