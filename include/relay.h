@@ -30,6 +30,7 @@ struct relay {
 	unsigned int		 client_eof : 1;
 	unsigned int		 backend_eof : 1;
 	unsigned int		 backend_bye : 1;	/* it said BYE itself */
+	unsigned int		 backend_shut : 1;	/* told the client's EOF */
 };
 
 /* A worker's free buffers and pipes. */

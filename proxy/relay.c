@@ -15,6 +15,9 @@
  * end's last words can be seen.
  */
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -93,6 +96,19 @@ relay_has_data(const struct relay_dir *d)
 	    (d->pipe != NULL && d->pipe->len > 0);
 }
 
+/* After the client's end of stream, once its last bytes are out. */
+static void
+relay_backend_shut_write(struct sess *s)
+{
+	if (!s->relay.client_eof || relay_has_data(&s->relay.up) ||
+	    s->relay.backend_shut)
+		return;
+	s->relay.backend_shut = 1;
+	if (s->bconn.ssl != NULL)
+		(void)SSL_shutdown(s->bconn.ssl);	/* close_notify */
+	(void)shutdown(s->bconn.fd, SHUT_WR);
+}
+
 static void
 relay_watch(struct sess *s, ev_io *io, int events)
 {
@@ -115,6 +131,7 @@ relay_update_events(struct sess *s)
 		bev |= s->bconn.wr_on;
 	relay_watch(s, &s->cio, cev);
 	relay_watch(s, &s->bio, bev);
+	relay_backend_shut_write(s);
 }
 
 /* One direction of the relay; see the file comment. */
@@ -146,6 +163,20 @@ relay_note_bye(struct sess *s, const struct relay_buf *b)
 }
 
 /*
+ * The client closed its side (a script piping commands in ends so) but
+ * may still read: the back end gets the commands already queued, then
+ * an end of stream of its own, and its replies keep flowing until it
+ * closes.  The idle timeout bounds a back end that never does.
+ */
+static void
+relay_client_half_closed(struct sess *s)
+{
+	s->relay.client_eof = 1;
+	s->relay.up.bulk = 0;
+	relay_backend_shut_write(s);
+}
+
+/*
  * The source went away.  A back end that left without a word has the
  * client told "* BYE", so it knows the session is over (mid-FETCH, the
  * line lands in the literal; what matters is that it is the last).
@@ -153,6 +184,14 @@ relay_note_bye(struct sess *s, const struct relay_buf *b)
 static void
 relay_src_gone(struct sess *s, const struct relay_way *way, ssize_t n)
 {
+	if (!way->from_backend && n == 0) {
+		relay_client_half_closed(s);
+		return;
+	}
+	if (way->from_backend && s->relay.client_eof) {
+		sess_close(s, "client closed");
+		return;
+	}
 	if (way->from_backend && !s->relay.backend_bye) {
 		sess_bye(s, "Connection to the mail store lost", n == 0 ?
 		    way->src_closed : way->src_failed);

@@ -5,6 +5,7 @@ pushes arrive at once."""
 import base64
 import os
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (HOST, POOLED_PIPE_FDS, SANITIZER_RSS_KIB, fd_kinds,
-                      login_ok, session_fds, sha256, store_backend)
+                      login_ok, session_fds, sha256, store_backend,
+                      wait_for)
 import dovecot as dv
 
 
@@ -144,6 +146,42 @@ def test_pipelined_commands_after_login(proxy, dovecot, user):
     assert c.read_response("d")[1].startswith("d OK")
     c.read_until_eof(timeout=5)
     c.close()
+
+
+def test_half_close_still_gets_replies(proxy, dovecot, user):
+    """A script pipes its commands in and closes its side (printf | nc):
+    the replies to everything it sent still arrive, then the close."""
+    name, pw = user
+    dovecot.append(name, dv.sample_message("half"))
+    c = proxy.client("plain")
+    login_ok(c, name, pw)
+    c.send("a SELECT INBOX\r\nb FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])"
+           "\r\nc LOGOUT\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    lines = c.read_until_eof(timeout=5)
+    text = "".join(lines)
+    assert any(ln.startswith("a OK") for ln in lines), text
+    assert "Subject: half" in text, text
+    assert any(ln.startswith("c OK") for ln in lines), text
+    c.close()
+    assert wait_for(lambda: "client closed" in proxy.log_text()
+                    or "back end closed" in proxy.log_text()), \
+        proxy.log_text()[-2000:]
+
+
+def test_half_close_without_logout_ends_session(proxy, dovecot, user):
+    """Half-closed with no LOGOUT: the back end sees the end of stream
+    too, and the session goes (not held until the idle timeout)."""
+    name, pw = user
+    c = proxy.client("plain")
+    login_ok(c, name, pw)
+    c.send("a NOOP\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    lines = c.read_until_eof(timeout=5)
+    assert any(ln.startswith("a OK") for ln in lines), lines
+    c.close()
+    assert wait_for(lambda: not proxy.ask_json("sessions")["sessions"],
+                    timeout=5)
 
 
 def test_imaplib_session(proxy, dovecot, user):
