@@ -44,7 +44,7 @@ DEB_PKGS := gcc make pkg-config libssl-dev libev-dev libinih-dev \
 	    dovecot-imapd python3 python3-pytest isync procps \
 	    dnsmasq-base libmaxmind-db-writer-perl libjansson-dev haproxy \
 	    prometheus clang libclang-rt-14-dev mandoc offlineimap3 fetchmail \
-	    neomutt tmux
+	    neomutt tmux man-db
 
 .PHONY: all deps check check-unit check-system demo install clean lint format
 
@@ -174,10 +174,45 @@ soak: all
 	$(PYTHON) tests/soak/soak.py --minutes $(SOAK_MINUTES) \
 	    --csv $(B)/soak.csv
 
+# Installation (issue 9): the programs, the man pages, the etc/ samples
+# as examples and the systemd unit.  The samples go where Debian Policy
+# (s.12.6) and dh_installexamples put examples, never into /etc, so an
+# install never overwrites a live configuration.  The unit's
+# ExecStart/ExecStartPre lines name /usr/sbin; sed points them at
+# $(SBINDIR).  Outside /usr and /usr/local, systemd does not look in
+# $(SYSTEMDUNITDIR): `systemctl link` the unit (contrib/README.md).
+SBINDIR	       ?= $(PREFIX)/sbin
+MANDIR	       ?= $(PREFIX)/share/man
+EXAMPLESDIR    ?= $(PREFIX)/share/doc/imapproxy/examples
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+INST_BIN	:= imapproxyd imapproxyctl
+INST_MAN8	:= proxy/imapproxyd.8 proxy/imapproxyctl.8
+INST_MAN5	:= proxy/imapproxy.conf.5 proxy/imapproxy.routes.5 \
+		   acl/imapproxy.acl.5
+INST_EXAMPLES	:= etc/imapproxy.conf etc/default.acl etc/routes.map
+
+.PHONY: uninstall
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/imapproxy
-	install -m 755 $(B)/imapproxyd $(B)/imapproxyctl $(DESTDIR)$(PREFIX)/sbin/
-	install -m 644 etc/imapproxy.conf $(DESTDIR)$(PREFIX)/share/imapproxy/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(EXAMPLESDIR) \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 755 $(INST_BIN:%=$(B)/%) $(DESTDIR)$(SBINDIR)/
+	install -m 644 $(INST_MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 $(INST_MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 $(INST_EXAMPLES) $(DESTDIR)$(EXAMPLESDIR)/
+	sed 's|^\(ExecStart[A-Za-z]*=[-@:+!]*\)/usr/sbin/|\1$(SBINDIR)/|' \
+	    contrib/imapproxyd.service >$(B)/imapproxyd.service
+	install -m 644 $(B)/imapproxyd.service $(DESTDIR)$(SYSTEMDUNITDIR)/
+
+# Removes what install put there, and the folders only imapproxy uses.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(INST_BIN)) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(INST_MAN8))) \
+	    $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(INST_MAN5))) \
+	    $(addprefix $(DESTDIR)$(EXAMPLESDIR)/,$(notdir $(INST_EXAMPLES))) \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/imapproxyd.service
+	rmdir $(DESTDIR)$(EXAMPLESDIR) $(DESTDIR)$(PREFIX)/share/doc/imapproxy \
+	    2>/dev/null || true
 
 # Fuzzing (issue 7): libFuzzer targets tests/fuzz/fuzz_NAME.c, built with
 # clang against the sources compiled again with sanitizer coverage into
