@@ -45,7 +45,8 @@ metrics_connections(struct jsonw *j, struct runtime *rt)
 	size_t	i;
 
 	metrics_head(j, "imapproxy_connections_total", "counter",
-	    "Client connections admitted or refused by the connection limits.");
+	    "Client connections: every one accepted, and of those the ones "
+	    "refused by the connection limits.");
 	for (i = 0; i < rt->nservers; i++) {
 		const struct stats_server	*st = rt->servers[i].st;
 		const char			*name = rt->servers[i].conf->name;
@@ -141,7 +142,7 @@ metrics_logins_bytes(struct jsonw *j, struct runtime *rt,
 		    "result", "failed", STATS_GET(st->logins_failed));
 	}
 	metrics_head(j, "imapproxy_bytes_total", "counter",
-	    "Bytes relayed, from clients (in) and to them (out).");
+	    "Bytes from clients (in) and to them (out), pre-login exchange included.");
 	for (i = 0; i < rt->nservers; i++) {
 		const struct stats_server	*st = rt->servers[i].st;
 		const char			*name = rt->servers[i].conf->name;
@@ -237,7 +238,7 @@ metrics_backends(struct jsonw *j, struct runtime *rt,
 		    st->name, "result", "failed", STATS_GET(st->logins_failed));
 	}
 	metrics_head(j, "imapproxy_backend_bytes_total", "counter",
-	    "Bytes relayed through the back end's sessions.");
+	    "Bytes of the back end's sessions, pre-login exchange included.");
 	for (i = 0; i < rt->nbackends; i++) {
 		const struct stats_backend	*st = rt->backends[i].st;
 

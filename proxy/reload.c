@@ -43,6 +43,19 @@ reload_same_str(const char *a, const char *b)
 	    (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+static int
+reload_same_dns_servers(const struct conf *old, const struct conf *new)
+{
+	size_t	i;
+
+	if (old->ndns_servers != new->ndns_servers)
+		return 0;
+	for (i = 0; i < new->ndns_servers; i++)
+		if (strcmp(old->dns_servers[i], new->dns_servers[i]) != 0)
+			return 0;
+	return 1;
+}
+
 /* Keys read once at start: a change is reported, not applied. */
 static void
 reload_check_fixed(const struct conf *old, const struct conf *new,
@@ -70,9 +83,10 @@ reload_check_fixed(const struct conf *old, const struct conf *new,
 		REPORT_ADD(r, warnings, fmt, new->path, "stats_socket");
 	if (!log_same)
 		REPORT_ADD(r, warnings, fmt, new->path, "log");
-	if (old->dns_timeout != new->dns_timeout ||
-	    old->ndns_servers != new->ndns_servers)
+	if (!reload_same_dns_servers(old, new))
 		REPORT_ADD(r, warnings, fmt, new->path, "dns_servers");
+	if (old->dns_timeout != new->dns_timeout)
+		REPORT_ADD(r, warnings, fmt, new->path, "dns_timeout");
 }
 
 /* Lists the files a reload read, for the caller. */
