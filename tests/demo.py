@@ -30,6 +30,7 @@ import certs  # noqa: E402
 import dovecot as dv  # noqa: E402
 
 DAEMON = REPO / "build" / "imapproxyd"
+CTL = REPO / "build" / "imapproxyctl"
 USERS = {"alice": "alice-demo-pw", "bob": "bob-demo-pw"}
 HOST = "127.0.0.1"
 
@@ -68,6 +69,7 @@ def write_config(path, tls_port, starttls_port, cert, key, store):
         "log = stderr\n"
         "log_level = info\n"
         "shutdown_timeout = 5s\n"
+        "stats_socket = %s\n"
         "\n"
         "[server default]\n"
         "listen = %s:%d tls, %s:%d starttls\n"
@@ -79,8 +81,8 @@ def write_config(path, tls_port, starttls_port, cert, key, store):
         "address = %s:%d\n"
         "tls = no\n"
         "connect_timeout = 5s\n"
-        % (HOST, tls_port, HOST, starttls_port, cert, key,
-           store.host, store.port))
+        % (path.parent / "stats.sock", HOST, tls_port, HOST, starttls_port,
+           cert, key, store.host, store.port))
 
 
 def wait_proxy(proc, tls_port, starttls_port, timeout=10):
@@ -103,7 +105,7 @@ def wait_proxy(proc, tls_port, starttls_port, timeout=10):
                                        % port)
 
 
-def instructions(tls_port, starttls_port, cert, store):
+def instructions(tls_port, starttls_port, cert, store, stats):
     u, p = "alice", USERS["alice"]
     return "\n".join([
         "",
@@ -130,6 +132,10 @@ def instructions(tls_port, starttls_port, cert, store):
         "                c FETCH 1 BODY[]",
         "                d LOGOUT",
         "",
+        "Who is connected, and the back end:",
+        "  %s -s %s who" % (CTL, stats),
+        "  %s -s %s backends" % (CTL, stats),
+        "",
         "Ctrl-C stops the proxy and the store and removes %s."
         % os.path.dirname(os.path.dirname(cert)),
         "",
@@ -154,8 +160,20 @@ def self_test(tls_port):
             r2.returncode == 0 and "imapproxy demo" in r2.stdout)
 
 
+signalled = []
+
+
+def stop_on_signal(signum, frame):
+    """SIGTERM or SIGHUP (timeout, a closed terminal) cleans up as
+    Ctrl-C does, so no Dovecot or temporary folder is left behind."""
+    signalled.append(signum)
+    raise KeyboardInterrupt
+
+
 def main():
     selftest = "--self-test" in sys.argv[1:]
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
     if not DAEMON.exists():
         sys.exit("demo: %s is missing; run make first" % DAEMON)
     tmp = Path(tempfile.mkdtemp(prefix="imapproxy-demo-"))
@@ -182,7 +200,8 @@ def main():
         proc = subprocess.Popen([str(DAEMON), "-f", "-c", str(conf)],
                                 stdin=subprocess.DEVNULL)
         wait_proxy(proc, tls_port, starttls_port)
-        print(instructions(tls_port, starttls_port, cert, store),
+        print(instructions(tls_port, starttls_port, cert, store,
+                           tmp / "stats.sock"),
               flush=True)
         if selftest:
             ok = self_test(tls_port)
@@ -196,7 +215,10 @@ def main():
                     status = proc.wait()
                     break
                 except KeyboardInterrupt:
-                    # imapproxyd got the SIGINT too; wait for it
+                    # After Ctrl-C imapproxyd got the SIGINT too; a
+                    # signal sent to us alone is passed on.
+                    if signalled:
+                        proc.send_signal(signal.SIGTERM)
                     continue
     except KeyboardInterrupt:
         pass
