@@ -761,6 +761,72 @@ def user2(user, dovecot):
     return name, dovecot.users[name]
 
 
+@pytest.fixture
+def new_user(dovecot):
+    """new_user() -> (name, password): one more fresh mailbox owner per
+    call, from the same pool as `user`, for tests that compare several
+    runs each on a mailbox of its own."""
+    def make():
+        _user_seq[0] += 1
+        assert _user_seq[0] <= USER_POOL, "raise USER_POOL"
+        name = "user%d" % _user_seq[0]
+        return name, dovecot.users[name]
+    return make
+
+
+# ---------------------------------------------------------------------
+# the client matrix (tests/system/test_clients.py): which real client,
+# which Debian package version, what was tested over which transport;
+# printed as a Markdown table at the end of the run, with each test's
+# outcome.
+
+CLIENT_MATRIX = []
+
+
+def deb_version(package):
+    """PACKAGE's installed Debian version, or "not installed"."""
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package],
+                       capture_output=True, text=True, timeout=10)
+    return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() \
+        else "not installed"
+
+
+@pytest.fixture
+def matrix(request):
+    """matrix(client, package, what, transport): a row of the client
+    matrix for this test (PACKAGE: the Debian package to take the
+    version from)."""
+    def add(client, package, what, transport):
+        CLIENT_MATRIX.append({"nodeid": request.node.nodeid,
+                              "client": client,
+                              "version": deb_version(package),
+                              "what": what, "transport": transport})
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not CLIENT_MATRIX:
+        return
+    outcome = {}
+    for key in ("passed", "failed", "error", "skipped", "xfailed"):
+        for rep in terminalreporter.stats.get(key, []):
+            nodeid = getattr(rep, "nodeid", None)
+            if nodeid is None:
+                continue
+            # a failure at setup or teardown is the test's result
+            if key != "passed" or nodeid not in outcome:
+                outcome[nodeid] = key
+    tw = terminalreporter
+    tw.section("client matrix")
+    tw.line("| client | Debian package version | tested | transport "
+            "| result |")
+    tw.line("|---|---|---|---|---|")
+    for row in CLIENT_MATRIX:
+        tw.line("| %s | %s | %s | %s | %s |" % (
+            row["client"], row["version"], row["what"], row["transport"],
+            outcome.get(row["nodeid"], "not run")))
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     """Certificates: the proxy's two (SNI), and an unrelated one."""

@@ -92,7 +92,7 @@ class Dovecot:
 
     def __init__(self, directory=None, users=None, tls=True,
                  host="127.0.0.1", cert=None, name=None,
-                 reuse_processes=False, oauth2=None):
+                 reuse_processes=False, oauth2=None, shared=False):
         """DIRECTORY: where everything goes (a fresh temporary folder
         when None; keep it short: Unix socket paths live below it).
         USERS: {name: password}.  TLS: also listen for imaps.
@@ -107,7 +107,12 @@ class Dovecot:
         OAUTH2: an OAuth 2.0 introspection URL (RFC 7662; Dovecot POSTs
         token=...): XOAUTH2 and OAUTHBEARER are offered too, checked by
         an oauth2 passdb that takes the user from "username" and wants
-        "active": true."""
+        "active": true.
+        SHARED: mailboxes can be shared between users: the acl and
+        imap_acl plugins (rights kept per folder, in dovecot-acl files;
+        granted with SETACL) and a shared namespace, where another
+        user's folder that grants you the right to see it is listed as
+        shared/OWNER/FOLDER."""
         self.owns_dir = directory is None
         self.dir = directory or tempfile.mkdtemp(prefix="dvc-")
         os.makedirs(self.dir, exist_ok=True)
@@ -120,6 +125,7 @@ class Dovecot:
         self.name = name
         self.oauth2 = oauth2
         self.reuse_processes = reuse_processes
+        self.shared = shared
         self.proc = None
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.log = os.path.join(self.dir, "dovecot.log")
@@ -259,6 +265,8 @@ class Dovecot:
             lines.append("imap_id_send = name * x-store %s" % self.name)
         if self.oauth2 is not None:
             lines += self._oauth2_config()
+        if self.shared:
+            lines += self._shared_config()
         if self.tls:
             lines += [
                 "ssl_cert = <%s" % self.cert[0],
@@ -287,6 +295,31 @@ class Dovecot:
                 "  driver = oauth2",
                 "  mechanisms = xoauth2 oauthbearer",
                 "  args = %s" % ext,
+                "}"]
+
+    def _shared_config(self):
+        """Lines for SHARED: acl plugins and the shared namespace.
+
+        Which user shared what with whom is kept in a dict file inside
+        mail/, where the mail processes (an unprivileged user) can
+        write it."""
+        d = self.dir
+        return ["mail_plugins = $mail_plugins acl",
+                "protocol imap {",
+                "  mail_plugins = $mail_plugins imap_acl",
+                "}",
+                "plugin {",
+                "  acl = vfile",
+                "  acl_shared_dict = file:%s/mail/shared-mailboxes.db" % d,
+                "}",
+                "namespace shared {",
+                "  type = shared",
+                "  separator = /",
+                # %%u: the owner's name, taken from the mailbox name
+                "  prefix = shared/%%u/",
+                "  location = maildir:%s/mail/%%%%u" % d,
+                "  subscriptions = no",
+                "  list = children",
                 "}"]
 
     # -- life cycle ----------------------------------------------------
