@@ -129,9 +129,13 @@ ctlacl_print(const char *server, const char *ip, const char *user,
 	if (!json) {
 		printf("%s\t%s\n", names[v], where);
 		printf("server %s, client %s, user %s, domain %s, country %s, "
-		    "asn %u\n", server, ip, user != NULL ? user : "-",
+		    "asn ", server, ip, user != NULL ? user : "-",
 		    f->domain[0] != '\0' ? f->domain : "-",
-		    f->country[0] != '\0' ? f->country : "-", f->asn);
+		    f->country[0] != '\0' ? f->country : "-");
+		if (f->asn != 0)
+			printf("%u\n", f->asn);
+		else
+			printf("-\n");
 		if (f->why[0] != '\0')
 			printf("reverse DNS: %s\n", f->why);
 		return;

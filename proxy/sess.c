@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 #include "access.h"
 #include "addr.h"
@@ -437,6 +439,20 @@ sess_starttls(struct sess *s)
 	sess_begin_tls(s);
 }
 
+/*
+ * The client went before its ClientHello was whole, with no protocol
+ * error: a balancer's TCP health check or a port scan, not worth an
+ * info line or a failure count each.
+ */
+static int
+sess_closed_before_hello(const struct sess *s)
+{
+	unsigned long	e = ERR_peek_error();
+
+	return SSL_get_state(s->cconn.ssl) == TLS_ST_BEFORE && (e == 0 ||
+	    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+}
+
 static void
 sess_handshake(struct sess *s)
 {
@@ -446,6 +462,12 @@ sess_handshake(struct sess *s)
 	r = conn_handshake(&s->cconn);
 	if (r == CONN_AGAIN) {
 		sess_update_events(s);
+		return;
+	}
+	if (r < 0 && sess_closed_before_hello(s)) {
+		log_debug("sess=%s client=%s closed before a whole TLS "
+		    "ClientHello", s->id, s->client);
+		sess_close(s, "closed before TLS");
 		return;
 	}
 	if (r < 0) {

@@ -336,3 +336,35 @@ def test_kernel_tls_offered_or_not(proxy, user):
     assert m.login(*user)[0] == "OK"
     assert m.select("INBOX")[0] == "OK"
     m.logout()
+
+
+def tls_failures(p):
+    (srv,) = [s for s in p.ask_json("stats")["servers"]
+              if s["name"] == "default"]
+    return srv["tls_handshake_failures"]
+
+
+def test_health_check_on_993_is_quiet(proxy):
+    """A balancer's TCP check (connect, close) and a cut-short hello are
+    logged at debug and not counted; a client speaking something else
+    than TLS is a handshake failure, logged at info and counted."""
+    before = tls_failures(proxy)
+    for payload in (b"", b"\x16\x03\x01\x00\x40\x01\x00"):
+        s = socket.create_connection((HOST, proxy.ports["tls"]), timeout=5)
+        s.sendall(payload)
+        s.close()
+    assert wait_for(lambda: proxy.log_text().count(
+        "closed before a whole TLS ClientHello") == 2), proxy.log_text()
+    assert tls_failures(proxy) == before
+    assert "info: " not in "".join(
+        ln for ln in proxy.log_text().splitlines(True)
+        if "TLS handshake failed" in ln)
+    s = socket.create_connection((HOST, proxy.ports["tls"]), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    try:
+        s.recv(100)
+    except OSError:
+        pass
+    s.close()
+    assert wait_for(lambda: tls_failures(proxy) == before + 1)
+    assert re.search(r"info: .*TLS handshake failed", proxy.log_text())
