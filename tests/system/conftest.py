@@ -793,14 +793,15 @@ def deb_version(package):
 
 @pytest.fixture
 def matrix(request):
-    """matrix(client, package, what, transport): a row of the client
-    matrix for this test (PACKAGE: the Debian package to take the
-    version from)."""
+    """matrix(client, package, what, transport) -> row: a row of the
+    client matrix for this test (PACKAGE: the Debian package to take
+    the version from); the test may add to row["what"]."""
     def add(client, package, what, transport):
-        CLIENT_MATRIX.append({"nodeid": request.node.nodeid,
-                              "client": client,
-                              "version": deb_version(package),
-                              "what": what, "transport": transport})
+        row = {"nodeid": request.node.nodeid, "client": client,
+               "version": deb_version(package), "what": what,
+               "transport": transport}
+        CLIENT_MATRIX.append(row)
+        return row
     return add
 
 

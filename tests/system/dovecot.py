@@ -92,7 +92,8 @@ class Dovecot:
 
     def __init__(self, directory=None, users=None, tls=True,
                  host="127.0.0.1", cert=None, name=None,
-                 reuse_processes=False, oauth2=None, shared=False):
+                 reuse_processes=False, oauth2=None, shared=False,
+                 list_index=True):
         """DIRECTORY: where everything goes (a fresh temporary folder
         when None; keep it short: Unix socket paths live below it).
         USERS: {name: password}.  TLS: also listen for imaps.
@@ -112,7 +113,12 @@ class Dovecot:
         imap_acl plugins (rights kept per folder, in dovecot-acl files;
         granted with SETACL) and a shared namespace, where another
         user's folder that grants you the right to see it is listed as
-        shared/OWNER/FOLDER."""
+        shared/OWNER/FOLDER.
+        LIST_INDEX: False turns Dovecot's mailbox list index off: LIST
+        reads the folder tree from the directories alone, so the first
+        LIST of a tree made outside Dovecot does not open every folder
+        (5,000 folders: a few hundredths of a second instead of 15-20
+        seconds on the test machines)."""
         self.owns_dir = directory is None
         self.dir = directory or tempfile.mkdtemp(prefix="dvc-")
         os.makedirs(self.dir, exist_ok=True)
@@ -126,6 +132,7 @@ class Dovecot:
         self.oauth2 = oauth2
         self.reuse_processes = reuse_processes
         self.shared = shared
+        self.list_index = list_index
         self.proc = None
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.log = os.path.join(self.dir, "dovecot.log")
@@ -267,6 +274,8 @@ class Dovecot:
             lines += self._oauth2_config()
         if self.shared:
             lines += self._shared_config()
+        if not self.list_index:
+            lines.append("mailbox_list_index = no")
         if self.tls:
             lines += [
                 "ssl_cert = <%s" % self.cert[0],
