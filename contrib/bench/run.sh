@@ -3,7 +3,8 @@
 #
 #   1. setup.sh: packages, certificates, mail store, configs (idempotent)
 #   2. make all: the daemon under test, with the default CFLAGS (-O2 -g),
-#      copied to $BENCH_DIR/imapproxyd.bin for the whole run
+#      copied to $BENCH_DIR/bin/imapproxyd for the whole run (same name:
+#      stop.sh signals only a process called imapproxyd)
 #   3. run-all.sh: every target in targets.conf, one after the other
 #   4. stop.sh (BENCH_KEEP=1 leaves the servers running)
 #   5. make bench-acl, make bench-routes, and scale.py if it is there
@@ -58,8 +59,8 @@ t0=$(date +%s)
 make -C "$BENCH_TOP" --no-print-directory -s all </dev/null || die "make all failed"
 # The run measures a private copy: a rebuild of build/ meanwhile (make check,
 # someone's next change) must not swap the daemon between two rows.
-install -m 755 "$IMAPPROXYD" "$BENCH_DIR/imapproxyd.bin" || die "cannot copy $IMAPPROXYD"
-export IMAPPROXYD=$BENCH_DIR/imapproxyd.bin
+install -D -m 755 "$IMAPPROXYD" "$BENCH_DIR/bin/imapproxyd" || die "cannot copy $IMAPPROXYD"
+export IMAPPROXYD=$BENCH_DIR/bin/imapproxyd
 OUT=$base.jsonl REPORT=0 "$BENCH_SRC/run-all.sh" </dev/null || die "run-all.sh failed"
 [ "$BENCH_KEEP" = 1 ] || "$BENCH_SRC/stop.sh" </dev/null
 
