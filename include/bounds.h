@@ -85,6 +85,8 @@
 #define CTLSOCK_MAX_ANSWER	(64 * 1024 * 1024)
 /* How long a closing session may take to flush its last words. */
 #define SESS_LINGER		5.0
+/* How long a login may still take once its client closed its side. */
+#define SESS_EOF_GRACE		2.0
 
 /* One ACL line: a rule with a few hundred comma alternatives fits; longer
  * is a broken or binary file, and the parser's scratch space stays fixed. */

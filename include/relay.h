@@ -43,10 +43,12 @@ struct relay_pool {
 /*
  * Starts relaying: to_client (the back end's login answer and whatever
  * followed it) and to_backend (client bytes pipelined after the login)
- * are queued first.  Returns 0, or -1 after closing the session.
+ * are queued first.  client_eof: the client has closed its side, so the
+ * back end is told once those bytes are out.  Returns 0, or -1 after
+ * closing the session.
  */
 int	relay_start(struct sess *s, const char *to_client, size_t nclient,
-	    const char *to_backend, size_t nbackend);
+	    const char *to_backend, size_t nbackend, int client_eof);
 /* libev events on the client or the back-end socket. */
 void	relay_client_io(struct sess *s, int revents);
 void	relay_backend_io(struct sess *s, int revents);

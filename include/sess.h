@@ -75,6 +75,7 @@ struct sess_preauth {
 	ev_timer		 hold;		/* auth_fail_delay */
 	int			 held;		/* answers wait for hold */
 	int			 input_waiting;	/* seen while not reading */
+	int			 client_eof;	/* it closed its side */
 };
 
 struct sess {

@@ -420,8 +420,10 @@ relay_queue(struct sess *s, struct relay_buf **bp, const char *p, size_t n)
 
 int
 relay_start(struct sess *s, const char *to_client, size_t nclient,
-    const char *to_backend, size_t nbackend)
+    const char *to_backend, size_t nbackend, int client_eof)
 {
+	/* The client may have closed its side during the login. */
+	s->relay.client_eof = client_eof != 0;
 	if (relay_queue(s, &s->relay.down.buf, to_client, nclient) == -1 ||
 	    relay_queue(s, &s->relay.up.buf, to_backend, nbackend) == -1) {
 		sess_close(s, "out of memory");

@@ -72,6 +72,7 @@ static void	sess_backend_cb(struct ev_loop *, ev_io *, int);
 static void	sess_timer_cb(struct ev_loop *, ev_timer *, int);
 static void	sess_input(struct sess *);
 static void	sess_drain(struct sess *);
+static void	sess_eof_grace(struct sess *);
 
 /* A client-supplied user name as it may stand in a log line. */
 static const char *
@@ -115,6 +116,8 @@ sess_set_state(struct sess *s, enum sess_state next)
 	if (s->pa != NULL && (next == SESS_PREAUTH || next == SESS_SASL ||
 	    next == SESS_CHALLENGE))
 		s->pa->input_waiting = 0;
+	if (s->pa != NULL && s->pa->client_eof && next == SESS_CONNECT)
+		sess_eof_grace(s);
 }
 
 static void
@@ -141,6 +144,7 @@ static int
 sess_wants_input(const struct sess *s)
 {
 	return sess_reads_client(s) && !s->starttls_pending && !s->pa->held &&
+	    !s->pa->client_eof &&
 	    s->pa->outlen - s->pa->outoff < SESS_MAX_OUT / 2 &&
 	    s->pa->inlen < sizeof(s->pa->in);
 }
@@ -153,7 +157,29 @@ sess_wants_input(const struct sess *s)
 static int
 sess_watch_gone(const struct sess *s)
 {
-	return s->pa != NULL && !s->pa->input_waiting ? EV_READ : 0;
+	return s->pa != NULL && !s->pa->input_waiting && !s->pa->client_eof ?
+	    EV_READ : 0;
+}
+
+static int
+sess_logging_in(const struct sess *s)
+{
+	return s->state == SESS_CONNECT || s->state == SESS_LOGIN;
+}
+
+/*
+ * A client that closed its side may be gone for good: the login it
+ * left behind gets SESS_EOF_GRACE to finish, not connect_timeout or
+ * login_timeout, so closing at once holds nothing of ours for long.
+ */
+static void
+sess_eof_grace(struct sess *s)
+{
+	if (ev_timer_remaining(s->w->loop, &s->timer) <= SESS_EOF_GRACE)
+		return;
+	ev_timer_stop(s->w->loop, &s->timer);
+	ev_timer_set(&s->timer, SESS_EOF_GRACE, 0.);
+	ev_timer_start(s->w->loop, &s->timer);
 }
 
 /* The client's socket turned readable while it is not read. */
@@ -164,9 +190,14 @@ sess_check_gone(struct sess *s)
 	ssize_t	n;
 
 	n = recv(s->cconn.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0) {
+	if (n == 0 && (sess_held(s) || !sess_logging_in(s))) {
 		sess_close(s, "client closed");
 		return;
+	}
+	if (n == 0) {
+		/* A script that sent its commands: finish the login. */
+		s->pa->client_eof = 1;
+		sess_eof_grace(s);
 	}
 	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
 	    errno != EINTR) {
@@ -646,9 +677,12 @@ sess_input(struct sess *s)
 		    sizeof(pa->in) - pa->inlen);
 		if (n == CONN_AGAIN)
 			break;
-		if (n <= 0) {
-			sess_close(s, n == 0 ? "client closed" :
-			    "client read failed");
+		if (n == 0) {
+			pa->client_eof = 1;
+			break;
+		}
+		if (n < 0) {
+			sess_close(s, "client read failed");
 			return;
 		}
 		pa->inlen += (size_t)n;
@@ -658,6 +692,17 @@ sess_input(struct sess *s)
 			break;
 	} while (conn_pending(&s->cconn));
 	sess_drain(s);
+}
+
+/*
+ * The client closed its side (a script piping commands in) and all it
+ * sent that can be answered was: what is left is no whole command.
+ */
+static int
+sess_eof_answered(const struct sess *s)
+{
+	return s->pa != NULL && s->pa->client_eof && sess_reads_client(s) &&
+	    !s->pa->held && !s->starttls_pending && !sess_out_pending(s);
 }
 
 /* Commands are buffered and the replies have room for more. */
@@ -699,8 +744,13 @@ sess_drain(struct sess *s)
 		if (!s->closed && s->pa != NULL && s->pa->inlen == before)
 			break;
 	}
-	if (!s->closed && s->state != SESS_RELAY)
-		sess_update_events(s);
+	if (s->closed || s->state == SESS_RELAY)
+		return;
+	if (sess_eof_answered(s)) {
+		sess_close(s, "client closed");
+		return;
+	}
+	sess_update_events(s);
 }
 
 static void
@@ -821,7 +871,10 @@ sess_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	case SESS_CONNECT:
 	case SESS_LOGIN:
 	case SESS_CHALLENGE:
-		sess_bye(s, "Login timeout", "login timeout");
+		if (s->pa != NULL && s->pa->client_eof)
+			sess_close(s, "client closed");
+		else
+			sess_bye(s, "Login timeout", "login timeout");
 		break;
 	case SESS_RELAY:
 		sess_idle_check(s);
@@ -864,7 +917,8 @@ sess_login_ok(struct sess *s, const char *leftover, size_t len)
 	    s->be->conf->name);
 	sess_set_state(s, SESS_RELAY);
 	backend_link_free(s);
-	if (relay_start(s, down, ndown, pa->in, pa->inlen) == -1 || s->closed)
+	if (relay_start(s, down, ndown, pa->in, pa->inlen, pa->client_eof) ==
+	    -1 || s->closed)
 		return;
 	OPENSSL_cleanse(pa, sizeof(*pa));
 	free(pa);

@@ -169,6 +169,55 @@ def test_half_close_still_gets_replies(proxy, dovecot, user):
         proxy.log_text()[-2000:]
 
 
+def scripted(proxy, text, timeout=5):
+    """What `printf TEXT | nc` would see: TEXT sent at once, then the
+    client's side closed, then every byte until the proxy closes."""
+    s = socket.create_connection((HOST, proxy.ports["plain"]), timeout=5)
+    try:
+        s.sendall(text.encode())
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data.decode("utf-8", "replace")
+            data += chunk
+        raise AssertionError("still open after %ss: %r" % (timeout, data))
+    finally:
+        s.close()
+
+
+def test_scripted_login_before_half_close(proxy, dovecot, user):
+    """The whole dialogue, LOGIN included, sent before the close: the
+    login still happens and every command is answered."""
+    name, pw = user
+    dovecot.append(name, dv.sample_message("scripted"))
+    out = scripted(proxy, "a LOGIN %s %s\r\nb SELECT INBOX\r\n"
+                   "c FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n"
+                   "d LOGOUT\r\n" % (name, pw))
+    for tag in "abcd":
+        assert re.search(r"(?m)^%s OK" % tag, out), out
+    assert "Subject: scripted" in out, out
+
+
+def test_scripted_failed_login_is_answered(proxy, user):
+    name, _pw = user
+    out = scripted(proxy, "a LOGIN %s wrong-password\r\nb NOOP\r\n" % name)
+    assert re.search(r"(?m)^a NO", out), out
+    assert re.search(r"(?m)^b OK", out), out
+
+
+def test_half_close_mid_command_closes(proxy):
+    """A command cut short by the close can never be answered: the
+    session ends at once, not at a timeout."""
+    t0 = time.monotonic()
+    out = scripted(proxy, "a NOOP\r\nb LOGIN {5}\r\nab")
+    assert re.search(r"(?m)^a OK", out), out
+    assert time.monotonic() - t0 < 2
+    assert wait_for(lambda: not proxy.ask_json("sessions")["sessions"])
+
+
 def test_half_close_without_logout_ends_session(proxy, dovecot, user):
     """Half-closed with no LOGOUT: the back end sees the end of stream
     too, and the session goes (not held until the idle timeout)."""
