@@ -163,20 +163,6 @@ relay_note_bye(struct sess *s, const struct relay_buf *b)
 }
 
 /*
- * The client closed its side (a script piping commands in ends so) but
- * may still read: the back end gets the commands already queued, then
- * an end of stream of its own, and its replies keep flowing until it
- * closes.  The idle timeout bounds a back end that never does.
- */
-static void
-relay_client_half_closed(struct sess *s)
-{
-	s->relay.client_eof = 1;
-	s->relay.up.bulk = 0;
-	relay_backend_shut_write(s);
-}
-
-/*
  * The source went away.  A back end that left without a word has the
  * client told "* BYE", so it knows the session is over (mid-FETCH, the
  * line lands in the literal; what matters is that it is the last).
@@ -184,10 +170,6 @@ relay_client_half_closed(struct sess *s)
 static void
 relay_src_gone(struct sess *s, const struct relay_way *way, ssize_t n)
 {
-	if (!way->from_backend && n == 0) {
-		relay_client_half_closed(s);
-		return;
-	}
 	if (way->from_backend && s->relay.client_eof) {
 		sess_close(s, "client closed");
 		return;
@@ -331,6 +313,18 @@ relay_move(struct sess *s, const struct relay_way *way, int can_read,
 			sess_close(s, "out of memory");
 			return -1;
 		}
+		if (n == 0 && !way->from_backend) {
+			/*
+			 * The client closed its side (a script piping its
+			 * commands in) but may still read: the back end is
+			 * told once the queued bytes are out (relay_update_
+			 * events()), and replies flow until it closes.  The
+			 * idle timeout bounds a back end that never does.
+			 */
+			s->relay.client_eof = 1;
+			relay_dir_put(s->w, way->dir);
+			return 0;
+		}
 		if (n <= 0) {
 			relay_src_gone(s, way, n);
 			return -1;
@@ -447,8 +441,9 @@ relay_last_words(struct sess *s, const char *prefix, const char *text)
 	ev_io_stop(s->w->loop, &s->bio);
 	relay_dir_put(s->w, &s->relay.up);
 	n = snprintf(line, sizeof(line), "%s%s\r\n", prefix, text);
-	if (n > 0 && (size_t)n < sizeof(line))
-		(void)relay_queue(s, &s->relay.down.buf, line, (size_t)n);
+	if (n > 0 && (size_t)n < sizeof(line) &&
+	    relay_queue(s, &s->relay.down.buf, line, (size_t)n) == 0)
+		s->bytes_out += (uint64_t)n;
 }
 
 int

@@ -1209,3 +1209,11 @@ def session_fds(pid):
     kinds = fd_kinds(pid)
     assert kinds["pipe"] <= POOLED_PIPE_FDS, kinds
     return kinds["socket"] + kinds["other"]
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of process PID (all its threads) so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

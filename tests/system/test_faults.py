@@ -69,7 +69,7 @@ import time
 import pytest
 
 import conftest
-from conftest import (HOST, RawClient, imap_quote, login_ok,
+from conftest import (HOST, RawClient, cpu_seconds, imap_quote, login_ok,
                       store_backend, wait_for)
 import dovecot as dv
 
@@ -94,14 +94,6 @@ def fd_count(pid):
 
 def max_fd(pid):
     return max(int(f) for f in os.listdir("/proc/%d/fd" % pid))
-
-
-def cpu_seconds(pid):
-    """utime + stime of PID (all its threads), in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is field 3 (state): utime and stime are fields 14 and 15
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vm_size_kib(pid):

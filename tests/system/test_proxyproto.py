@@ -35,8 +35,8 @@ import time
 
 import pytest
 
-from conftest import (HOST, RawClient, client_ctx, daemon_path, imap_quote,
-                      login_ok)
+from conftest import (HOST, RawClient, client_ctx, cpu_seconds, daemon_path,
+                      imap_quote, login_ok)
 from haproxy import HAProxy
 
 LISTENERS = (("pp", HOST, "proxy"), ("pptls", HOST, "tls proxy"),
@@ -250,14 +250,6 @@ def assert_closed_silently(p, sock, data, src=HOST):
     closing = wait_log(p, who, " out=")
     assert all(" out=0 " in l for l in closing), closing
     assert wait_for(lambda: not sessions_from(p, "%s:%d" % (src, port)))
-
-
-def cpu_seconds(pid):
-    """User plus system CPU time of process PID so far."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / float(
-        os.sysconf("SC_CLK_TCK"))
 
 
 class SourcedIMAP4_SSL(imaplib.IMAP4_SSL):

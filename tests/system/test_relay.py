@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (HOST, POOLED_PIPE_FDS, SANITIZER_RSS_KIB, fd_kinds,
-                      login_ok, session_fds, sha256, store_backend,
+from conftest import (HOST, POOLED_PIPE_FDS, SANITIZER_RSS_KIB, cpu_seconds,
+                      fd_kinds, login_ok, session_fds, sha256, store_backend,
                       wait_for)
 import dovecot as dv
 
@@ -215,6 +215,37 @@ def test_half_close_mid_command_closes(proxy):
     out = scripted(proxy, "a NOOP\r\nb LOGIN {5}\r\nab")
     assert re.search(r"(?m)^a OK", out), out
     assert time.monotonic() - t0 < 2
+    assert wait_for(lambda: not proxy.ask_json("sessions")["sessions"])
+
+
+def test_half_close_with_a_slow_reader_does_not_spin(proxy, dovecot, user,
+                                                    message_40m):
+    """Half-closed while a large answer is on its way and not read for
+    a second: the proxy waits for room without burning the CPU on the
+    client's end of stream.  Dovecot stops answering at an end of stream
+    (straight to it, the same client gets only part of the FETCH), so
+    what is asserted is that the session then ends cleanly."""
+    name, pw = user
+    dovecot.append(name, message_40m)
+    c = proxy.client("plain")
+    login_ok(c, name, pw)
+    c.cmd("SELECT INBOX", tag="s")
+    c.send("f FETCH 1 BODY.PEEK[]\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    time.sleep(0.3)             # the proxy fills the client's socket
+    cpu0 = cpu_seconds(proxy.pid)
+    time.sleep(1.0)
+    spent = cpu_seconds(proxy.pid) - cpu0
+    assert spent < 0.2, "%.2f s of CPU while the client read nothing" % spent
+    got = 0
+    c.sock.settimeout(20)
+    while True:
+        chunk = c.sock.recv(1 << 20)
+        if not chunk:
+            break
+        got += len(chunk)
+    assert got > 0
+    c.close()
     assert wait_for(lambda: not proxy.ask_json("sessions")["sessions"])
 
 
