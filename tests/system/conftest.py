@@ -530,7 +530,9 @@ class FakeBackend:
     password is "good"), "silent" (accepts TCP, never writes), "close"
     (closes at once), "bye" (greets with * BYE), "garbage".
     drop_after_login: close the connection at the first command after a
-    successful login.  Every line received is kept in .received.
+    successful login.  BIG answers with 16 MiB of untagged lines, written
+    whatever the client does meanwhile; SLOW answers after 1.5 s.  Every line received is kept in
+    .received.
     """
 
     def __init__(self, mode="ok", drop_after_login=False):
@@ -612,6 +614,12 @@ class FakeBackend:
                     c.sendall(tag + b" BAD TLS support isn't enabled.\r\n")
                 elif cmd == b"NOOP":
                     c.sendall(tag + b" OK noop\r\n")
+                elif cmd == b"SLOW":
+                    time.sleep(1.5)
+                    c.sendall(tag + b" OK slow\r\n")
+                elif cmd == b"BIG":
+                    line = b"* " + b"x" * 1022 + b"\r\n"
+                    c.sendall(line * (16 * 1024) + tag + b" OK big\r\n")
                 elif cmd == b"LOGOUT":
                     c.sendall(b"* BYE bye\r\n" + tag + b" OK bye\r\n")
                     c.close()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (HOST, POOLED_PIPE_FDS, SANITIZER_RSS_KIB, cpu_seconds,
-                      fd_kinds, login_ok, session_fds, sha256, store_backend,
+from conftest import (HOST, POOLED_PIPE_FDS, SANITIZER_RSS_KIB, FakeBackend,
+                      cpu_seconds, fd_kinds, login_ok, session_fds, sha256, store_backend,
                       wait_for)
 import dovecot as dv
 
@@ -247,6 +247,56 @@ def test_half_close_with_a_slow_reader_does_not_spin(proxy, dovecot, user,
     assert got > 0
     c.close()
     assert wait_for(lambda: not proxy.ask_json("sessions")["sessions"])
+
+
+def test_half_close_waits_quietly_for_a_slow_back_end(make_proxy):
+    """The client closes its side while its command is still running on
+    the back end: the proxy waits without reading the client's end of
+    stream again and again, and the late answer still arrives."""
+    fake = FakeBackend()
+    try:
+        p = make_proxy(backends={"fake": {
+            "address": "%s:%d" % (HOST, fake.port), "tls": "no"}})
+        c = p.client("plain")
+        login_ok(c, "someone", "good")
+        c.send("s SLOW\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        time.sleep(0.2)
+        cpu0 = cpu_seconds(p.pid)
+        time.sleep(1.0)
+        spent = cpu_seconds(p.pid) - cpu0
+        assert spent < 0.2, "%.2f s of CPU waiting for the back end" % spent
+        assert "s OK slow" in "".join(c.read_until_eof(timeout=5))
+        c.close()
+    finally:
+        fake.close()
+
+
+def test_half_close_spins_not_while_the_back_end_talks(make_proxy):
+    """A back end that goes on writing after the client closed its side,
+    to a client that reads nothing for a second: the proxy waits for
+    room (the client's end of stream is not read again and again), then
+    every byte arrives."""
+    fake = FakeBackend()
+    try:
+        p = make_proxy(backends={"fake": {
+            "address": "%s:%d" % (HOST, fake.port), "tls": "no"}})
+        c = p.client("plain")
+        login_ok(c, "someone", "good")
+        c.send("b BIG\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)
+        cpu0 = cpu_seconds(p.pid)
+        time.sleep(1.0)
+        spent = cpu_seconds(p.pid) - cpu0
+        assert spent < 0.2, "%.2f s of CPU while the client read nothing" \
+            % spent
+        data = b"".join(iter(lambda: c.sock.recv(1 << 20), b""))
+        assert (c.buf + data).endswith(b"b OK big\r\n"), data[-100:]
+        assert len(c.buf + data) == 16 * 1024 * 1026 + len(b"b OK big\r\n")
+        c.close()
+    finally:
+        fake.close()
 
 
 def test_half_close_without_logout_ends_session(proxy, dovecot, user):
