@@ -318,17 +318,6 @@ tls_servername_cb(SSL *ssl, int *ad, void *arg)
 	return (SSL_TLSEXT_ERR_OK);
 }
 
-/*
- * One server context for one tls_cert.  Returns it, or NULL with the
- * reason appended to err.
- */
-
-/*
- * Whether the kernel has its TLS module loaded (kTLS).  Asked once: with
- * SSL_OP_ENABLE_KTLS, OpenSSL tries TCP_ULP on every connection and falls
- * back to its own record layer when that fails, which would cost a
- * failed setsockopt() per session on kernels without it.
- */
 int
 tls_ulp_listed(const char *list)
 {
@@ -345,6 +334,12 @@ tls_ulp_listed(const char *list)
 	return 0;
 }
 
+/*
+ * Whether the kernel has its TLS module loaded (kTLS).  Asked once: with
+ * SSL_OP_ENABLE_KTLS, OpenSSL tries TCP_ULP on every connection and falls
+ * back to its own record layer when that fails, which would cost a
+ * failed setsockopt() per session on kernels without it.
+ */
 int
 tls_kernel_offers_ktls(void)
 {
@@ -363,6 +358,10 @@ tls_kernel_offers_ktls(void)
 	return offered;
 }
 
+/*
+ * One server context for one tls_cert.  Returns it, or NULL with the
+ * reason appended to err.
+ */
 static SSL_CTX *
 tls_server_ctx(const struct conf *conf, const struct conf_server *srv,
     const struct conf_cert *cc, char *err, size_t errlen)
