@@ -513,8 +513,10 @@ def fake_proxy(make_proxy):
     def make(**kw):
         fake = OAuthFake(**kw)
         fakes.append(fake)
+        # no health checks: their H2 LOGOUT would land in fake.received
         p = make_proxy(backends={"fake": {"address": fake.address,
-                                          "connect_timeout": "5s"}},
+                                          "connect_timeout": "5s",
+                                          "health_check_interval": "0"}},
                        server={"auth_mechanisms": MECHS}, listeners=PLAIN)
         return p, fake
 
