@@ -41,10 +41,10 @@ UNITBIN	:= $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 # Packages a fresh Debian 12 needs to build, test and run the demo.
 DEB_PKGS := gcc make pkg-config libssl-dev libev-dev libinih-dev \
 	    libmaxminddb-dev libc-ares-dev libcmocka-dev openssl curl \
-	    dovecot-imapd python3 python3-pytest isync procps \
-	    dnsmasq-base libmaxmind-db-writer-perl libjansson-dev haproxy \
-	    prometheus clang libclang-rt-14-dev mandoc offlineimap3 fetchmail \
-	    neomutt tmux man-db
+	    dovecot-imapd python3 python3-pytest python3-pytest-xdist \
+	    isync procps dnsmasq-base libmaxmind-db-writer-perl \
+	    libjansson-dev haproxy prometheus clang libclang-rt-14-dev \
+	    mandoc offlineimap3 fetchmail neomutt tmux man-db
 
 .PHONY: all deps check check-unit check-system demo install clean lint format
 
@@ -103,7 +103,7 @@ check-unit: $(UNITBIN)
 	@fail=0; for t in $(UNITBIN); do $$t || fail=1; done; exit $$fail
 
 check-system: all
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/system
+	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_FLAGS) tests/system
 
 demo: deps
 	$(MAKE) all
@@ -149,6 +149,9 @@ ASAN_CFLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=all \
 	       -fno-omit-frame-pointer -g -O1
 ASAN_MAKE   = $(MAKE) B=$(ASAN_B) CFLAGS="$(ASAN_CFLAGS)" \
 	      LDFLAGS="$(ASAN_CFLAGS)"
+# The sanitized pass runs the system tests two at a time: most of them
+# wait on timeouts, and the timing bounds already allow for ASan (SLOW).
+ASAN_PYTEST_FLAGS ?= -n 2
 ASAN_ENV    := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66:$\
 	strict_string_checks=1:detect_stack_use_after_return=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -160,7 +163,8 @@ asan: check-asan
 check-asan: deps
 	$(ASAN_MAKE) all
 	$(ASAN_ENV) $(ASAN_MAKE) check-unit
-	$(ASAN_ENV) IMAPPROXY_BUILD=$(ASAN_B) $(ASAN_MAKE) check-system
+	$(ASAN_ENV) IMAPPROXY_BUILD=$(ASAN_B) $(ASAN_MAKE) \
+	    PYTEST_FLAGS="$(ASAN_PYTEST_FLAGS)" check-system
 
 clean: clean-asan
 clean-asan:
