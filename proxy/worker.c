@@ -43,7 +43,14 @@ worker_reap_cb(struct ev_loop *loop, ev_prepare *p, int revents)
  * at once: its first call is not thread-safe without a glibc malloc()
  * before it, and the daemon died of it in the sanitized tests.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__)	/* gcc */
+#define WORKER_ASAN	1
+#elif defined(__has_feature)		/* clang */
+#if __has_feature(address_sanitizer)
+#define WORKER_ASAN	1
+#endif
+#endif
+#if defined(WORKER_ASAN)
 #define worker_trim_heap()	((void)0)
 #else
 #define worker_trim_heap()	((void)malloc_trim(0))
