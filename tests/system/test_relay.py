@@ -249,6 +249,20 @@ def test_half_close_with_a_slow_reader_does_not_spin(proxy, dovecot, user,
     assert wait_for(lambda: not proxy.ask_json("sessions")["sessions"])
 
 
+def half_closed_quiet_cpu(p, command, settle):
+    """Logs in through P (a FakeBackend behind it), sends COMMAND and
+    closes the client's side; returns the client and the CPU seconds
+    the daemon spends in the second after SETTLE."""
+    c = p.client("plain")
+    login_ok(c, "someone", "good")
+    c.send(command + "\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    time.sleep(settle)
+    cpu0 = cpu_seconds(p.pid)
+    time.sleep(1.0)
+    return c, cpu_seconds(p.pid) - cpu0
+
+
 def test_half_close_waits_quietly_for_a_slow_back_end(make_proxy):
     """The client closes its side while its command is still running on
     the back end: the proxy waits without reading the client's end of
@@ -257,14 +271,7 @@ def test_half_close_waits_quietly_for_a_slow_back_end(make_proxy):
     try:
         p = make_proxy(backends={"fake": {
             "address": "%s:%d" % (HOST, fake.port), "tls": "no"}})
-        c = p.client("plain")
-        login_ok(c, "someone", "good")
-        c.send("s SLOW\r\n")
-        c.sock.shutdown(socket.SHUT_WR)
-        time.sleep(0.2)
-        cpu0 = cpu_seconds(p.pid)
-        time.sleep(1.0)
-        spent = cpu_seconds(p.pid) - cpu0
+        c, spent = half_closed_quiet_cpu(p, "s SLOW", 0.2)
         assert spent < 0.2, "%.2f s of CPU waiting for the back end" % spent
         assert "s OK slow" in "".join(c.read_until_eof(timeout=5))
         c.close()
@@ -281,14 +288,7 @@ def test_half_close_spins_not_while_the_back_end_talks(make_proxy):
     try:
         p = make_proxy(backends={"fake": {
             "address": "%s:%d" % (HOST, fake.port), "tls": "no"}})
-        c = p.client("plain")
-        login_ok(c, "someone", "good")
-        c.send("b BIG\r\n")
-        c.sock.shutdown(socket.SHUT_WR)
-        time.sleep(0.3)
-        cpu0 = cpu_seconds(p.pid)
-        time.sleep(1.0)
-        spent = cpu_seconds(p.pid) - cpu0
+        c, spent = half_closed_quiet_cpu(p, "b BIG", 0.3)
         assert spent < 0.2, "%.2f s of CPU while the client read nothing" \
             % spent
         data = b"".join(iter(lambda: c.sock.recv(1 << 20), b""))
