@@ -37,12 +37,6 @@ worker_reap_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 	ev_prepare_stop(loop, &w->reap);
 }
 
-/*
- * Under AddressSanitizer malloc() is the sanitizer's, and glibc's
- * malloc_trim() would set up glibc's own unused arena from two workers
- * at once: its first call is not thread-safe without a glibc malloc()
- * before it, and the daemon died of it in the sanitized tests.
- */
 #if defined(__SANITIZE_ADDRESS__)	/* gcc */
 #define WORKER_ASAN	1
 #elif defined(__has_feature)		/* clang */
@@ -50,18 +44,20 @@ worker_reap_cb(struct ev_loop *loop, ev_prepare *p, int revents)
 #define WORKER_ASAN	1
 #endif
 #endif
-#if defined(WORKER_ASAN)
-#define worker_trim_heap()	((void)0)
-#else
-#define worker_trim_heap()	((void)malloc_trim(0))
-#endif
 
 static void
 worker_trim_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
 	ev_timer_stop(loop, t);
-	worker_trim_heap();
+#if !defined(WORKER_ASAN)
+	/*
+	 * Under AddressSanitizer malloc() is the sanitizer's, and glibc's
+	 * first malloc_trim() would set up glibc's own unused arena, racing
+	 * with another worker's: the sanitized daemon died of it.
+	 */
+	(void)malloc_trim(0);
+#endif
 }
 
 void
