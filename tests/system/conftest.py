@@ -531,8 +531,8 @@ class FakeBackend:
     (closes at once), "bye" (greets with * BYE), "garbage".
     drop_after_login: close the connection at the first command after a
     successful login.  BIG answers with 16 MiB of untagged lines, written
-    whatever the client does meanwhile; SLOW answers after 1.5 s.  Every line received is kept in
-    .received.
+    whatever the client does meanwhile; SLOW answers after 1.5 s.  Every
+    line received is kept in .received.
     """
 
     def __init__(self, mode="ok", drop_after_login=False):
