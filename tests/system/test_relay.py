@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (HOST, POOLED_PIPE_FDS, SANITIZER_RSS_KIB, FakeBackend,
-                      cpu_seconds, fd_kinds, login_ok, session_fds, sha256, store_backend,
-                      wait_for)
+                      cpu_seconds, fd_kinds, login_ok, session_fds, sha256,
+                      store_backend, wait_for)
 import dovecot as dv
 
 
